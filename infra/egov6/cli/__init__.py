@@ -1,0 +1,1 @@
+"""The ``egov6`` command: thin typer commands over the library; nothing imports this package."""

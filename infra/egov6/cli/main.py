@@ -1,0 +1,32 @@
+"""``egov6``: declare, converge, prove and audit the eGov6 infrastructure."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from egov6.cli import stacks
+from egov6.cli.console import handle_errors
+from egov6.config.loader import load_stack, stack_path
+
+app = typer.Typer(
+    name="egov6",
+    help=__doc__,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+app.command()(stacks.check)
+app.command()(stacks.preview)
+
+
+@app.command()
+@handle_errors
+def up(
+    stack: stacks.StackArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Deploy cloud stacks without asking")] = False,
+) -> None:
+    """Bring a stack up: the lab (hosts, converge, verify) or a cloud stack (pulumi up)."""
+    load_stack(stack_path(stack))
+    stacks.deploy(stack, yes)

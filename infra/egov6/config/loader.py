@@ -1,0 +1,122 @@
+"""Reads a stack file (``stacks/Pulumi.<stack>.yaml``) into a validated :class:`StackConfig`.
+
+Errors name the file, the key path (``egov6:hosts.cloud.location``) and the reason; nothing is applied
+before the whole file is valid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from egov6.config.schema import StackConfig, semantic_problems
+from egov6.errors import ConfigError
+
+NAMESPACE = "egov6"
+# Other namespaces a stack file may carry; they belong to providers, not to egov6's schema.
+FOREIGN_NAMESPACES = ("hcloud", "pulumi")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (YAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (the folder holding ``Pulumi.yaml``)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "Pulumi.yaml").is_file():
+            return parent
+    return Path.cwd()
+
+
+def stack_path(stack: str) -> Path:
+    """A stack name (``lab``) or a path to a stack file."""
+    candidate = Path(stack)
+    if candidate.suffix in {".yaml", ".yml"}:
+        return candidate
+    return repo_root() / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def stack_name(path: Path) -> str:
+    name = path.name
+    return name.removeprefix("Pulumi.").rsplit(".", 1)[0]
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    text = f"{NAMESPACE}:{loc[0]}" if loc else NAMESPACE
+    for part in loc[1:]:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def load_stack_mapping(data: dict[str, Any], source: str) -> StackConfig:
+    """Validates the ``egov6:*`` keys (namespace already stripped) of one stack."""
+    try:
+        cfg = StackConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            # Drop pydantic's internal steps (union members, validator names, "[key]") from the key path.
+            loc = tuple(
+                p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or ("-" in p and "(" in p)))
+            )
+            reason = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                reason = "unknown key (typo?)"
+            elif err["type"] == "missing":
+                reason = "required key is missing"
+            problems.append((_key_path(loc), reason))
+        raise ConfigError(source, problems) from None
+    semantic = semantic_problems(cfg)
+    if semantic:
+        raise ConfigError(source, [(f"{NAMESPACE}:{key}", reason) for key, reason in semantic])
+    return cfg
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """The ``egov6:`` part of a stack file, with the namespace stripped."""
+    if not path.is_file():
+        raise ConfigError(str(path), [("-", "stack file not found")])
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 strict SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "-"
+        raise ConfigError(str(path), [(where, str(getattr(exc, "problem", exc)))]) from None
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
+        raise ConfigError(str(path), [("config", "a stack file is a mapping with a 'config:' mapping")])
+    data: dict[str, Any] = {}
+    problems = []
+    for key, value in document["config"].items():
+        namespace, _, name = str(key).partition(":")
+        if namespace == NAMESPACE and name:
+            data[name] = value
+        elif namespace not in FOREIGN_NAMESPACES:
+            problems.append((str(key), f"unknown namespace: keys are '{NAMESPACE}:<key>'"))
+    extra = set(document) - {"config", "secretsprovider", "encryptionsalt", "encryptedkey"}
+    problems += [(str(key), "unknown top-level key of a Pulumi stack file") for key in sorted(extra)]
+    if problems:
+        raise ConfigError(str(path), problems)
+    return data
+
+
+def load_stack(stack: str | Path) -> StackConfig:
+    path = stack if isinstance(stack, Path) else stack_path(stack)
+    return load_stack_mapping(read_stack_file(path), str(path))

@@ -1,0 +1,216 @@
+"""The stack file's schema: one pydantic model, read by the CLI from the file and by the Pulumi program
+through ``pulumi.Config``. It imports nothing else of egov6."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
+
+Environment = Literal["lab", "staging", "production"]
+Role = Literal["cloud", "flow", "backup"]
+# hel1 (Finland) is EU but not Germany: accepted by the schema, flagged by policy LOC-01 unless allowed.
+Location = Literal["fsn1", "nbg1", "hel1"]
+GERMAN_LOCATIONS: frozenset[str] = frozenset({"fsn1", "nbg1"})
+
+SLUG = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "sk-ssh-ed25519@openssh.com", "ecdsa-sha2-nistp256")
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must never silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Town(Strict):
+    name: str = Field(min_length=2, description="Official name of the town, as in the processing register")
+    slug: str = Field(pattern=SLUG, description="Short lowercase name used in labels and club registries")
+
+
+class Admin(Strict):
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{1,31}$", description="Personal login name (no shared accounts)"
+    )
+    ssh_key: str = Field(description="OpenSSH public key; keys only, never passwords")
+
+    @field_validator("ssh_key")
+    @classmethod
+    def _public_key(cls, value: str) -> str:
+        parts = value.split()
+        if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES:
+            raise ValueError(f"not an OpenSSH public key of type {', '.join(SSH_KEY_TYPES)}")
+        try:
+            blob = base64.b64decode(parts[1], validate=True)
+        except binascii.Error as exc:
+            raise ValueError("the key's base64 part does not decode") from exc
+        if len(blob) < 4 or blob[4 : 4 + int.from_bytes(blob[:4], "big")] != parts[0].encode():
+            raise ValueError("the key's data does not match its type")
+        if parts[0] == "ssh-rsa" and len(blob) < 400:
+            raise ValueError("RSA keys must have at least 3072 bits (BSI TR-02102-4)")
+        return value
+
+
+class HostGroup(Strict):
+    count: int = Field(1, ge=1, le=500, description="How many hosts of this role")
+    server_type: str = Field(pattern=r"^(cx|cpx|cax|ccx)\d{2,3}$", description="Hetzner server type")
+    location: Location
+    image: str = Field("debian-12", pattern=r"^debian-(12|13)$", description="Supported Debian release only")
+    data_volume_gb: int = Field(0, ge=0, le=10240, description="Volume for user data (Nextcloud files)")
+    db_volume_gb: int = Field(0, ge=0, le=10240, description="Volume for database files")
+
+
+class NetworkConfig(Strict):
+    ip_range: ipaddress.IPv4Network
+    subnet: ipaddress.IPv4Network
+    zone: Literal["eu-central"] = "eu-central"
+
+    @model_validator(mode="after")
+    def _subnet_inside(self) -> NetworkConfig:
+        if not self.ip_range.is_private:
+            raise ValueError(f"ip_range {self.ip_range} is not a private (RFC 1918) range")
+        if not self.subnet.subnet_of(self.ip_range):
+            raise ValueError(f"subnet {self.subnet} is not inside ip_range {self.ip_range}")
+        return self
+
+
+class Retention(Strict):
+    daily: int = Field(7, ge=1, le=60)
+    weekly: int = Field(4, ge=0, le=52)
+    monthly: int = Field(6, ge=0, le=24, description="Upper bound of backup retention (DEL-03)")
+
+
+class BackupConfig(Strict):
+    target: Literal["storage_box", "host"] = Field(
+        description="storage_box: Hetzner Storage Box (production); host: the stack's backup host (lab)"
+    )
+    location: Location
+    storage_box_type: str = Field("bx21", pattern=r"^bx\d{2}$")
+    schedule: str = Field(
+        "02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Daily start, local time"
+    )
+    retention: Retention = Retention()
+
+
+class TurnConfig(Strict):
+    enabled: bool = True
+    port: int = Field(3478, ge=1, le=65535)
+    tls_port: int = Field(5349, ge=1, le=65535)
+    relay_min: int = Field(49152, ge=1024, le=65535)
+    relay_max: int = Field(65535, ge=1024, le=65535)
+
+    @model_validator(mode="after")
+    def _relay_range(self) -> TurnConfig:
+        if self.relay_min >= self.relay_max:
+            raise ValueError(f"relay_min {self.relay_min} must be below relay_max {self.relay_max}")
+        return self
+
+
+class EncryptionConfig(Strict):
+    at_rest: Literal["luks", "server_side", "none"] = Field(
+        description="luks: encrypted volumes; server_side: Nextcloud server-side encryption (GDPR Art. 32)"
+    )
+
+
+class Contact(Strict):
+    name: str = Field(min_length=2)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+    address: str = ""
+
+
+class ProcessingConfig(Strict):
+    """Who is responsible (GDPR Art. 4(7), 28, 30): feeds the processing register and the audit report."""
+
+    controller: Contact
+    dpo: Contact
+    processor: Contact
+    dpa_signed: dt.date = Field(description="Data-processing agreement with Hetzner signed on")
+    dpa_reviewed: dt.date = Field(description="Last yearly review of the agreement and Hetzner's TOMs")
+    holds_personal_data: bool = True
+
+
+class LabConfig(Strict):
+    bridge: str = Field(pattern=r"^[a-z][a-z0-9-]{1,14}$", description="Linux bridge name (max 15 chars)")
+    apt_cache_port: int = Field(3152, ge=1024, le=65535, description="apt-cacher-ng port on the bridge")
+
+
+class DnsConfig(Strict):
+    ttl: int = Field(300, ge=60, le=86400)
+    cloud: str = Field("cloud", pattern=r"^[a-z0-9-]{1,63}$", description="Name of the EhrenamtsCloud")
+    flow: str = Field("flow", pattern=r"^[a-z0-9-]{1,63}$", description="Name of the workflow engine")
+
+
+class StackConfig(Strict):
+    environment: Environment
+    name: Annotated[str, Field(pattern=SLUG, description="Prefix of every resource and host name")]
+    owner: Annotated[str, Field(pattern=SLUG, description="Owner label on every resource")]
+    towns: list[Town] = Field(min_length=1)
+    lead_town: str
+    domain: Annotated[str, Field(pattern=DNS_NAME, max_length=253, description="DNS zone of the stack")]
+    dns: DnsConfig = DnsConfig()
+    admins: list[Admin] = Field(min_length=1)
+    admin_ranges: list[IPvAnyNetwork] = Field(min_length=1)
+    hosts: dict[Role, HostGroup]
+    network: NetworkConfig
+    backup: BackupConfig
+    turn: TurnConfig = TurnConfig()
+    encryption: EncryptionConfig
+    processing: ProcessingConfig
+    allow_locations_outside_germany: bool = Field(
+        False, description="Allow hel1 (Finland, EU); never outside the EU (LOC-01)"
+    )
+    protection: bool | None = Field(None, description="Delete/rebuild protection; default on in production")
+    lab: LabConfig | None = None
+
+    @field_validator("admin_ranges")
+    @classmethod
+    def _no_world(cls, value: list[IPvAnyNetwork]) -> list[IPvAnyNetwork]:
+        for net in value:
+            if net.prefixlen == 0:
+                raise ValueError(f"{net} opens SSH to the whole Internet; name the admin ranges")
+        return value
+
+    @property
+    def protected(self) -> bool:
+        return self.protection if self.protection is not None else self.environment == "production"
+
+    def fqdn(self, service: Literal["cloud", "flow"]) -> str:
+        return f"{getattr(self.dns, service)}.{self.domain}"
+
+
+def semantic_problems(cfg: StackConfig) -> list[tuple[str, str]]:
+    """Checks across keys that one field's validator cannot see; each problem is (key path, reason)."""
+    problems: list[tuple[str, str]] = []
+    names = [town.name for town in cfg.towns]
+    if cfg.lead_town not in names:
+        problems.append(("lead_town", f"{cfg.lead_town!r} is not one of the declared towns {names}"))
+    for field, values in (("towns", [t.slug for t in cfg.towns]), ("admins", [a.name for a in cfg.admins])):
+        dupes = sorted({v for v in values if values.count(v) > 1})
+        if dupes:
+            problems.append((field, f"duplicate names: {', '.join(dupes)}"))
+    for role in ("cloud", "flow"):
+        if role not in cfg.hosts:
+            problems.append((f"hosts.{role}", "missing: every stack runs the cloud and the flow hosts"))
+    if cfg.backup.target == "host" and "backup" not in cfg.hosts:
+        problems.append(("hosts.backup", "missing: backup.target is 'host' but no backup host is declared"))
+    if cfg.backup.target == "storage_box" and "backup" in cfg.hosts:
+        problems.append(("hosts.backup", "declared, but backup.target is 'storage_box' (no backup host)"))
+    if cfg.environment == "lab" and cfg.lab is None:
+        problems.append(("lab", "missing: a lab stack needs the bridge settings"))
+    if cfg.environment != "lab" and cfg.lab is not None:
+        problems.append(("lab", f"only lab stacks have lab settings, this one is {cfg.environment!r}"))
+    # The first address is the gateway (Hetzner) or the bridge (lab); hosts start at the 10th.
+    capacity = cfg.network.subnet.num_addresses - 11
+    wanted = sum(group.count for group in cfg.hosts.values())
+    if wanted > capacity:
+        problems.append(("network.subnet", f"{cfg.network.subnet} holds {capacity} hosts, {wanted} declared"))
+    if cfg.turn.enabled and not cfg.turn.relay_max - cfg.turn.relay_min >= 100:
+        problems.append(("turn", "relay port range is too small for a video call (fewer than 100 ports)"))
+    if cfg.processing.dpa_reviewed < cfg.processing.dpa_signed:
+        problems.append(("processing.dpa_reviewed", "review date lies before the signing date"))
+    return problems

@@ -1,0 +1,153 @@
+"""The Pulumi program: stack config (pulumi.Config) → topology → Hetzner components → outputs.
+
+``infra/__main__.py`` runs :func:`main` under the Pulumi engine; ``egov6 check`` and the tests run the
+very same function under ``pulumi.runtime.set_mocks``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import pulumi
+import pulumi_hcloud as hcloud
+
+from egov6.config.loader import NAMESPACE, load_stack_mapping
+from egov6.config.schema import StackConfig
+from egov6.hetzner.backup import BackupStorage, BackupStorageArgs
+from egov6.hetzner.compute import Compute, ComputeArgs, cloud_init, first_v6
+from egov6.hetzner.dns import DnsRecord, DnsZone, DnsZoneArgs
+from egov6.hetzner.firewall import RoleFirewall, RoleFirewallArgs
+from egov6.hetzner.network import PrivateNetwork, PrivateNetworkArgs
+from egov6.topology import Host, Topology, build_topology
+
+
+def config_from_pulumi() -> StackConfig:
+    """Reads the stack's ``egov6:*`` keys through ``pulumi.Config`` into the same model the CLI uses."""
+    config = pulumi.Config(NAMESPACE)
+    data: dict[str, Any] = {}
+    for key in StackConfig.model_fields:
+        raw = config.get(key)
+        if raw is None:
+            continue
+        # Pulumi keeps structured values as JSON and scalars as plain text.
+        try:
+            data[key] = json.loads(raw)
+        except ValueError:
+            data[key] = raw
+    return load_stack_mapping(data, f"stack {pulumi.get_stack()} (pulumi config)")
+
+
+def declare(topology: Topology) -> dict[str, Any]:
+    """Declares every resource of the topology; returns the stack outputs."""
+    cfg = topology.config
+    protect = cfg.protected
+    network = PrivateNetwork(
+        cfg.name,
+        PrivateNetworkArgs(
+            ip_range=str(cfg.network.ip_range),
+            subnet=str(cfg.network.subnet),
+            zone=cfg.network.zone,
+            labels=topology.labels_for("network", "internal"),
+            protect=protect,
+        ),
+    )
+    firewalls = {
+        role: RoleFirewall(
+            f"{cfg.name}-{role}",
+            RoleFirewallArgs(role=role, rules=rules, labels=topology.labels_for(role, "internal")),
+        )
+        for role, rules in topology.rules.items()
+    }
+    keys = [
+        hcloud.SshKey(
+            f"{cfg.name}-key-{admin.name}",
+            name=f"{cfg.name}-{admin.name}",
+            public_key=admin.ssh_key,
+            labels=topology.labels_for("admin", "internal"),
+        )
+        for admin in cfg.admins
+    ]
+    compute = Compute(
+        f"{cfg.name}-compute",
+        ComputeArgs(
+            name=cfg.name,
+            hosts=topology.hosts,
+            network_id=network.network.id.apply(int),
+            firewall_ids={role: fw.firewall.id.apply(int) for role, fw in firewalls.items()},
+            ssh_key_ids=[key.id for key in keys],
+            user_data=cloud_init(cfg.admins),
+            domain=cfg.domain,
+            # Label values allow no underscore: server_side → server-side.
+            encryption=cfg.encryption.at_rest.replace("_", "-"),
+            labels=topology.labels_for("compute", "internal"),
+            protect=protect,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[network.subnet]),
+    )
+    servers = compute.servers
+    records = [
+        DnsRecord(name, s.ipv4.ip_address, s.ipv6.ip_address.apply(first_v6)) for name, s in servers.items()
+    ]
+    for service in ("cloud", "flow"):
+        first = topology.by_role(service)[0]
+        records.append(
+            DnsRecord(
+                getattr(cfg.dns, service),
+                servers[first.name].ipv4.ip_address,
+                servers[first.name].ipv6.ip_address.apply(first_v6),
+            )
+        )
+    DnsZone(
+        f"{cfg.name}-dns",
+        DnsZoneArgs(
+            domain=cfg.domain,
+            ttl=cfg.dns.ttl,
+            records=[_relative(r, cfg.domain) for r in records],
+            labels=topology.labels_for("dns", "internal"),
+            protect=protect,
+        ),
+    )
+    if cfg.backup.target == "storage_box":
+        BackupStorage(
+            f"{cfg.name}-backup",
+            BackupStorageArgs(
+                name=f"{cfg.name}-backup",
+                location=cfg.backup.location,
+                box_type=cfg.backup.storage_box_type,
+                clients=[h.name for h in topology.hosts],
+                ssh_keys=[admin.ssh_key for admin in cfg.admins],
+                labels=topology.labels_for("backup", "personal"),
+                protect=protect,
+            ),
+        )
+    hosts = [
+        pulumi.Output.all(servers[h.name].ipv4.ip_address, servers[h.name].ipv6.ip_address).apply(
+            functools.partial(_host_output, h)
+        )
+        for h in topology.hosts
+    ]
+    return {"stack": topology.stack, "environment": cfg.environment, "hosts": hosts}
+
+
+def _host_output(host: Host, ips: list[str]) -> dict[str, str]:
+    """One host as the inventory generator needs it."""
+    return {
+        "name": host.name,
+        "role": host.role,
+        "location": host.location,
+        "private_ip": host.private_ip,
+        "ipv4": ips[0],
+        "ipv6": first_v6(ips[1]),
+    }
+
+
+def _relative(record: DnsRecord, domain: str) -> DnsRecord:
+    return DnsRecord(record.name.removesuffix(f".{domain}"), record.ipv4, record.ipv6)
+
+
+def main() -> None:
+    cfg = config_from_pulumi()
+    for key, value in declare(build_topology(cfg, pulumi.get_stack())).items():
+        pulumi.export(key, value)
