@@ -12,8 +12,9 @@ from rich.markup import escape
 
 from egov6.errors import ConfigError, Egov6Error
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: progress and error lines stay whole in CI logs (no terminal width there).
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from egov6.cli import stacks
+from egov6.cli import lab, stacks
 from egov6.cli.console import handle_errors
 from egov6.config.loader import load_stack, stack_path
 
@@ -19,6 +19,9 @@ app = typer.Typer(
 )
 app.command()(stacks.check)
 app.command()(stacks.preview)
+app.command()(lab.converge)
+app.command()(lab.verify)
+app.add_typer(lab.lab_app, name="lab")
 
 
 @app.command()
@@ -28,5 +31,8 @@ def up(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Deploy cloud stacks without asking")] = False,
 ) -> None:
     """Bring a stack up: the lab (hosts, converge, verify) or a cloud stack (pulumi up)."""
-    load_stack(stack_path(stack))
-    stacks.deploy(stack, yes)
+    cfg = load_stack(stack_path(stack))
+    if cfg.environment == "lab":
+        lab.lab_main_job(stack)
+    else:
+        stacks.deploy(stack, yes)

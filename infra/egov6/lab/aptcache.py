@@ -1,0 +1,89 @@
+"""apt-cacher-ng on the bridge address: the only way lab hosts reach Debian packages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from egov6.errors import Egov6Error
+
+# The package's empty default backend picked a mirror that answered 503 here: name it explicitly.
+BACKEND = "http://deb.debian.org/debian/"
+
+
+def _config(confdir: Path, cache: Path, logs: Path, address: str, port: int) -> None:
+    confdir.mkdir(parents=True, exist_ok=True)
+    (confdir / "backends_debian").write_text(BACKEND + "\n", encoding="utf-8")
+    (confdir / "acng.conf").write_text(
+        "\n".join(
+            [
+                f"CacheDir: {cache}",
+                f"LogDir: {logs}",
+                "SupportDir: /usr/lib/apt-cacher-ng",
+                f"Port: {port}",
+                f"BindAddress: {address}",
+                "Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian",
+                "Remap-secdeb: security.debian.org ; deb.debian.org/debian-security",
+                "ReportPage: acng-report.html",
+                "ExThreshold: 4",
+                "PassThroughPattern: .*",  # lets hosts reach HTTPS sources through CONNECT if ever needed
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+
+
+def start(state: Path, cache_root: Path, address: str, port: int) -> int:
+    """Starts the cache (or finds it running) and returns its pid."""
+    pidfile = state / "apt-cacher-ng.pid"
+    pid = running_pid(pidfile)
+    if pid:
+        return pid
+    confdir, logs, cache = state / "apt-cacher-ng", state / "apt-cacher-ng-log", cache_root / "apt"
+    for folder in (logs, cache):
+        folder.mkdir(parents=True, exist_ok=True)
+    _config(confdir, cache, logs, address, port)
+    process = subprocess.Popen(
+        ["/usr/sbin/apt-cacher-ng", "-c", str(confdir), "ForeGround=1", f"PidFile={pidfile}"],
+        stdin=subprocess.DEVNULL,
+        stdout=(logs / "stdout.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    pidfile.write_text(str(process.pid), encoding="utf-8")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{address}:{port}/acng-report.html", timeout=2):
+                return process.pid
+        except OSError:
+            if process.poll() is not None:
+                raise Egov6Error(f"apt-cacher-ng exited at start; see {logs / 'stdout.log'}") from None
+            time.sleep(0.2)
+    raise Egov6Error(f"apt-cacher-ng did not answer on {address}:{port} within 15 s")
+
+
+def running_pid(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text(encoding="utf-8").strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def stop(state: Path) -> None:
+    pidfile = state / "apt-cacher-ng.pid"
+    pid = running_pid(pidfile)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if running_pid(pidfile) is None:
+                break
+            time.sleep(0.1)
+    pidfile.unlink(missing_ok=True)

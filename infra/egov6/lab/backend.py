@@ -1,0 +1,202 @@
+"""Turns a topology into running lab hosts and back: ``up`` (idempotent), ``down``, ``status``.
+
+Everything a run creates is written to the state file *before* it is created, so that ``down`` (or the
+clean-up after a failure or Ctrl-C) removes exactly that and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from egov6.errors import Egov6Error
+from egov6.lab import aptcache, image, network
+from egov6.lab.hosts import LabHost, alive, prepare_root, remove_root, start, stop, wait_for_ssh
+from egov6.lab.paths import LabPaths
+from egov6.lab.shell import run
+from egov6.topology import Topology
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class HostState:
+    address: str
+    root: str
+    pid: int | None = None
+
+
+@dataclass
+class LabState:
+    stack: str
+    bridge: str
+    subnet: str
+    gateway: str
+    apt_cache_port: int
+    hosts: dict[str, HostState] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> LabState | None:
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["hosts"] = {name: HostState(**h) for name, h in data["hosts"].items()}
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    name: str
+    role: str
+    address: str
+    state: str  # running | stopped | missing
+
+
+@dataclass
+class UpReport:
+    image_built: bool = False
+    image_seconds: float = 0.0
+    created: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    create_seconds: float = 0.0
+
+
+class LabBackend:
+    def __init__(self, topology: Topology) -> None:
+        cfg = topology.config
+        if cfg.lab is None:
+            raise Egov6Error(f"stack {topology.stack} is not a lab stack (no egov6:lab settings)")
+        self.topology = topology
+        self.lab = cfg.lab
+        self.subnet = cfg.network.subnet
+        self.paths = LabPaths(topology.stack)
+
+    def _host(self, name: str, address: str) -> LabHost:
+        return LabHost(name, address, self.subnet.prefixlen, self.topology.gateway, self.paths.hosts / name)
+
+    def _new_state(self) -> LabState:
+        return LabState(
+            stack=self.topology.stack,
+            bridge=self.lab.bridge,
+            subnet=str(self.subnet),
+            gateway=self.topology.gateway,
+            apt_cache_port=self.lab.apt_cache_port,
+        )
+
+    def ensure_key(self) -> Path:
+        key = self.paths.key
+        if not key.is_file():
+            key.parent.mkdir(parents=True, exist_ok=True)
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"egov6-lab-{self.topology.stack}",
+                 "-f", str(key)])  # fmt: skip
+        return key
+
+    def up(self, progress: Progress) -> UpReport:
+        """Creates what is missing, keeps what runs; on any failure removes what this run created."""
+        report = UpReport()
+        previous = LabState.load(self.paths.state_file)
+        if previous and (previous.bridge != self.lab.bridge or previous.subnet != str(self.subnet)):
+            raise Egov6Error(
+                f"lab {self.topology.stack} runs on {previous.bridge} {previous.subnet}, the stack now says "
+                f"{self.lab.bridge} {self.subnet}: run `egov6 lab down {self.topology.stack}` first"
+            )
+        network.check_collisions(self.lab.bridge, self.subnet, ours=previous is not None)
+        state = previous or self._new_state()
+        try:
+            key = self.ensure_key()
+            began = time.monotonic()
+            if not self.paths.image.is_file():
+                progress("building the Debian 12 base image (debootstrap, about a minute, once)")
+            report.image_built = image.ensure_image(self.paths.image)
+            report.image_seconds = time.monotonic() - began
+            state.save(self.paths.state_file)
+            network.create_bridge(self.lab.bridge, self.topology.gateway, self.subnet)
+            aptcache.start(self.paths.state, self.paths.cache, self.topology.gateway, self.lab.apt_cache_port)
+            began = time.monotonic()
+            self._start_hosts(state, key.with_suffix(".pub").read_text(encoding="utf-8"), report, progress)
+            report.create_seconds = time.monotonic() - began
+        except BaseException:
+            progress("lab up failed: removing what this run created")
+            self._roll_back(state, report, whole_lab=previous is None)
+            raise
+        return report
+
+    def _start_hosts(self, state: LabState, public_key: str, report: UpReport, progress: Progress) -> None:
+        proxy = f"http://{self.topology.gateway}:{self.lab.apt_cache_port}"
+        for declared in self.topology.hosts:
+            host = self._host(declared.name, declared.private_ip)
+            current = state.hosts.get(host.name)
+            if current and alive(current.pid):
+                report.kept.append(host.name)
+                continue
+            state.hosts[host.name] = HostState(host.address, str(host.root))
+            state.save(self.paths.state_file)
+            if not (host.root / "etc/os-release").exists():
+                progress(f"creating {host.name} ({host.address}) from the cached image")
+                image.unpack(self.paths.image, host.root)
+                report.created.append(host.name)
+            prepare_root(host, public_key, proxy)
+            progress(f"booting {host.name}")
+            log = self.paths.state / f"{host.name}.console.log"
+            state.hosts[host.name].pid = start(host, self.lab.bridge, log)
+            state.save(self.paths.state_file)
+            report.started.append(host.name)
+        for name in report.started:
+            host_state = state.hosts[name]
+            wait_for_ssh(self._host(name, host_state.address), host_state.pid or 0)
+            progress(f"{name} answers on SSH")
+
+    def _roll_back(self, state: LabState, report: UpReport, whole_lab: bool) -> None:
+        if whole_lab:
+            self.down(progress=lambda _msg: None)
+            return
+        for name in report.started:
+            host_state = state.hosts.pop(name)
+            host = self._host(name, host_state.address)
+            stop(host, host_state.pid)
+            if name in report.created:
+                remove_root(host)
+        state.save(self.paths.state_file)
+
+    def status(self) -> list[HostStatus]:
+        state = LabState.load(self.paths.state_file)
+        rows = []
+        for declared in self.topology.hosts:
+            current = state.hosts.get(declared.name) if state else None
+            kind = "missing" if current is None else "running" if alive(current.pid) else "stopped"
+            rows.append(HostStatus(declared.name, declared.role, declared.private_ip, kind))
+        return rows
+
+    def stop_host(self, name: str) -> None:
+        """Stops one host but keeps its root (fault tests; `up` starts it again)."""
+        state = LabState.load(self.paths.state_file)
+        if state is None or name not in state.hosts:
+            raise Egov6Error(f"lab host {name} is not running")
+        stop(self._host(name, state.hosts[name].address), state.hosts[name].pid)
+
+    def down(self, progress: Progress) -> None:
+        state = LabState.load(self.paths.state_file)
+        if state is None:
+            progress(f"lab {self.topology.stack} is not up: nothing to remove")
+            return
+        for name, host_state in state.hosts.items():
+            progress(f"stopping and removing {name}")
+            host = self._host(name, host_state.address)
+            stop(host, host_state.pid)
+            remove_root(host)
+        aptcache.stop(self.paths.state)
+        network.delete_bridge(state.bridge)
+        for leftover in (self.paths.ssh_config, self.paths.known_hosts):
+            leftover.unlink(missing_ok=True)
+        run(["rm", "-rf", "--one-file-system", str(self.paths.state)])
+        progress(f"lab {self.topology.stack} removed (bridge {state.bridge}, {len(state.hosts)} hosts)")

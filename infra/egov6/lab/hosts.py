@@ -1,0 +1,183 @@
+"""One lab host: a root unpacked from the base image, booted with systemd-nspawn on the lab bridge.
+
+The controller is not booted by systemd, so each host gets its cgroups made by hand (lab-notes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from egov6.errors import Egov6Error
+from egov6.lab.shell import run
+
+CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
+REBOOT_STATUS = 133  # systemd-nspawn: the guest asked for a reboot
+AUTOMATION_USER = "egov6"  # the controller's account on lab hosts (keys only, sudo); never a person
+
+SSH_DROPIN = """[Service]
+# Host keys are made at first boot (none in the image); Debian's unit runs `sshd -t` first, which needs them.
+# Only Ed25519 here: the base role adds RSA and keeps ECDSA (NIST curves) away for good.
+ExecStartPre=
+ExecStartPre=/bin/sh -c 'test -f {key} || ssh-keygen -q -t ed25519 -N "" -f {key}'
+ExecStartPre=/usr/sbin/sshd -t
+""".format(key="/etc/ssh/ssh_host_ed25519_key")
+
+
+@dataclass(frozen=True)
+class LabHost:
+    name: str
+    address: str
+    prefixlen: int
+    gateway: str
+    root: Path
+
+    def cgroups(self) -> list[Path]:
+        return [base / "egov6-lab" / self.name for base in CGROUP_ROOTS if base.is_dir()]
+
+
+def prepare_root(host: LabHost, public_key: str, apt_proxy: str) -> None:
+    """Writes the host's identity, network, SSH access and apt source into its root."""
+    root = host.root
+    (root / "etc/hostname").write_text(host.name + "\n", encoding="utf-8")
+    (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {host.name}\n", encoding="utf-8")
+    (root / "etc/machine-id").write_text("", encoding="utf-8")
+    network = root / "etc/systemd/network/80-container-host0.network"
+    network.parent.mkdir(parents=True, exist_ok=True)
+    network.write_text(
+        f"[Match]\nVirtualization=container\nName=host0\n\n[Network]\n"
+        f"Address={host.address}/{host.prefixlen}\nGateway={host.gateway}\nLinkLocalAddressing=no\n",
+        encoding="utf-8",
+    )
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    link = wants / "systemd-networkd.service"
+    if not link.exists():
+        link.symlink_to("/lib/systemd/system/systemd-networkd.service")
+    dropin = root / "etc/systemd/system/ssh.service.d/10-egov6-lab-hostkeys.conf"
+    dropin.parent.mkdir(parents=True, exist_ok=True)
+    dropin.write_text(SSH_DROPIN, encoding="utf-8")
+    # Hosts have no DNS and no route out: apt goes through the cache on the bridge.
+    (root / "etc/apt/apt.conf.d/01egov6-lab-proxy").write_text(
+        f'Acquire::http::Proxy "{apt_proxy}";\n', encoding="utf-8"
+    )
+    _automation_user(root, public_key)
+
+
+def _automation_user(root: Path, public_key: str) -> None:
+    passwd = (root / "etc/passwd").read_text(encoding="utf-8")
+    if f"\n{AUTOMATION_USER}:" not in passwd:
+        run(["chroot", str(root), "useradd", "--create-home", "--shell", "/bin/bash", AUTOMATION_USER])
+    ssh_dir = root / "home" / AUTOMATION_USER / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(public_key, encoding="utf-8")
+    uid_gid = run(["chroot", str(root), "id", "-u", AUTOMATION_USER]).strip()
+    for path in (ssh_dir, ssh_dir / "authorized_keys"):
+        os.chown(path, int(uid_gid), int(uid_gid))
+    os.chmod(ssh_dir / "authorized_keys", 0o600)
+    sudoers = root / "etc/sudoers.d/egov6-lab"
+    sudoers.write_text(f"{AUTOMATION_USER} ALL=(ALL) NOPASSWD:ALL\n", encoding="utf-8")
+    os.chmod(sudoers, 0o440)
+
+
+def _join_cgroups(paths: list[Path]) -> None:
+    for path in paths:
+        (path / "cgroup.procs").write_text(str(os.getpid()), encoding="utf-8")
+
+
+def start(host: LabHost, bridge: str, log: Path) -> int:
+    """Boots the host in the background; returns the pid of its systemd-nspawn."""
+    cgroups = host.cgroups()
+    for path in cgroups:
+        path.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"}
+    args = [
+        "systemd-nspawn", "-q", "-D", str(host.root), "-M", host.name, "-b",
+        f"--network-bridge={bridge}", "--register=no", "--keep-unit", "--console=read-only",
+        "--link-journal=no",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: _join_cgroups(cgroups),  # noqa: PLW1509 cgroup membership must precede exec
+    )
+    return process.pid
+
+
+def wait_for_ssh(host: LabHost, pid: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            raise Egov6Error(f"lab host {host.name} stopped while booting")
+        with contextlib.suppress(OSError), socket.create_connection((host.address, 22), timeout=1) as sock:
+            if sock.recv(64).startswith(b"SSH-"):
+                return
+        time.sleep(0.2)
+    raise Egov6Error(f"lab host {host.name} ({host.address}) did not answer on SSH within {timeout:.0f} s")
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    # A zombie is not alive: reap it if it is our child.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text(encoding="utf-8").split()[2] != "Z"
+
+
+def stop(host: LabHost, pid: int | None, timeout: float = 20) -> None:
+    """SIGTERM to nspawn (a clean guest shutdown), SIGKILL after the timeout, then remove the cgroups."""
+    if alive(pid):
+        assert pid is not None
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+            time.sleep(0.5)
+    for path in host.cgroups():
+        _remove_cgroup(path)
+
+
+def _remove_cgroup(path: Path) -> None:
+    if not path.is_dir():
+        return
+    for child in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        _kill_members(child)
+        with contextlib.suppress(OSError):
+            child.rmdir()
+    _kill_members(path)
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+def _kill_members(path: Path) -> None:
+    procs = path / "cgroup.procs"
+    with contextlib.suppress(OSError):
+        for line in procs.read_text(encoding="utf-8").split():
+            with contextlib.suppress(OSError):
+                os.kill(int(line), signal.SIGKILL)
+        time.sleep(0.1)
+
+
+def remove_root(host: LabHost) -> None:
+    shutil.rmtree(host.root, ignore_errors=True)

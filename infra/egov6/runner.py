@@ -1,0 +1,150 @@
+"""Runs playbooks through ansible-runner with live progress, a summary per host and kept artifacts."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from egov6.config.loader import repo_root
+from egov6.errors import Egov6Error
+
+EventSink = Callable[[str, str, str, Counter[str]], None]  # (host, task, status, running totals)
+
+STATUS_OF_EVENT = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+}
+
+
+@dataclass
+class HostSummary:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class RunResult:
+    status: str
+    rc: int
+    hosts: dict[str, HostSummary]
+    artifacts: Path
+    changed_tasks: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # host, task, message
+    skipped: list[str] = field(default_factory=list)  # "host: concern: reason" reported by the roles
+
+    @property
+    def failed_hosts(self) -> list[str]:
+        return sorted(h for h, s in self.hosts.items() if s.failed or s.unreachable)
+
+    @property
+    def changed(self) -> int:
+        return sum(s.changed for s in self.hosts.values())
+
+
+def _message(data: dict[str, Any]) -> str:
+    """The module's message plus the last line of its stderr: "failed to validate" alone helps nobody."""
+    result = data.get("res") or {}
+    parts = [str(result.get(key) or "").strip() for key in ("msg", "stderr", "module_stderr")]
+    lines = [part.splitlines()[-1] for part in parts if part]
+    return " / ".join(dict.fromkeys(lines))[:400]
+
+
+def ansible_env() -> dict[str, str]:
+    """Environment for Ansible tools (playbooks and testinfra): the project's config and its venv."""
+    root = repo_root()
+    return {
+        # ansible-playbook and ansible-inventory live beside this interpreter (the project's venv).
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_ROLES_PATH": str(root / "playbooks" / "roles"),
+        "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+
+
+def run_playbook(
+    inventory: Path,
+    playbook: str = "site.yml",
+    *,
+    artifacts: Path,
+    limit: str | None = None,
+    tags: str | None = None,
+    extravars: dict[str, Any] | None = None,
+    on_event: EventSink | None = None,
+) -> RunResult:
+    root = repo_root()
+    playbooks = root / "playbooks"
+    if not (playbooks / playbook).is_file():
+        raise Egov6Error(f"playbook {playbook} not found in playbooks/")
+    if not (inventory / "hosts.yml").is_file():
+        raise Egov6Error(f"no inventory at {inventory}: bring the stack up first (egov6 lab up / egov6 up)")
+    artifacts.mkdir(parents=True, exist_ok=True)
+    totals: Counter[str] = Counter()
+    changed_tasks: list[tuple[str, str]] = []
+    failures: list[tuple[str, str, str]] = []
+    notes: set[str] = set()
+
+    def handler(event: dict[str, Any]) -> bool:
+        status = STATUS_OF_EVENT.get(event.get("event", ""))
+        if status is None:
+            return True
+        data = event.get("event_data", {})
+        host, task = data.get("host", "?"), data.get("task", "?")
+        res = data.get("res") or {}
+        for item in [res, *(res.get("results") or [])]:
+            message = str(item.get("msg", "")) if isinstance(item, dict) else ""
+            if status == "ok" and message.startswith("SKIPPED "):
+                notes.add(f"{host}: {message.removeprefix('SKIPPED ')}")
+        if status == "ok" and (data.get("res") or {}).get("changed"):
+            status = "changed"
+            changed_tasks.append((host, task))
+        if status in ("failed", "unreachable") and not data.get("ignore_errors"):
+            failures.append((host, task, _message(data)))
+        totals[status] += 1
+        if on_event:
+            on_event(host, task, status, totals)
+        return True
+
+    env = ansible_env()
+    result = ansible_runner.run(
+        private_data_dir=str(artifacts),
+        project_dir=str(playbooks),
+        playbook=playbook,
+        inventory=str(inventory / "hosts.yml"),
+        limit=limit,
+        tags=tags,
+        extravars=extravars or {},
+        envvars=env,
+        event_handler=handler,
+        quiet=True,
+        rotate_artifacts=20,
+    )
+    stats = result.stats or {}
+    hosts: dict[str, HostSummary] = {}
+    for key, attr in (("ok", "ok"), ("changed", "changed"), ("failures", "failed"), ("dark", "unreachable"),
+                      ("skipped", "skipped")):  # fmt: skip
+        for host, count in (stats.get(key) or {}).items():
+            setattr(hosts.setdefault(host, HostSummary()), attr, count)
+    if not hosts and result.rc != 0:
+        tail = (Path(result.config.artifact_dir) / "stdout").read_text(encoding="utf-8", errors="replace")
+        failures.append(("-", "ansible-playbook", " / ".join(tail.strip().splitlines()[-3:])))
+    return RunResult(
+        status=result.status,
+        rc=result.rc,
+        hosts=hosts,
+        artifacts=Path(result.config.artifact_dir),
+        changed_tasks=changed_tasks,
+        failures=failures,
+        skipped=sorted(notes),
+    )
