@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+
 from tests.hosts.conftest import skip_if_unsupported
 
 
