@@ -1,4 +1,4 @@
-"""The lab end to end (marked `lab`), run by the test command after `egov6 up lab` brought it up and verified it.
+"""The lab end to end (marked `lab`), run by the test command after `egov6 up lab` brought it up.
 
 Idempotence, a host that dies during a converge, a second `up`, status, and collision checks.
 """
