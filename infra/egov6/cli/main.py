@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from egov6.cli import lab, stacks
+from egov6.cli import audit, lab, stacks
 from egov6.cli.console import handle_errors
 from egov6.config.loader import load_stack, stack_path
 
@@ -22,6 +22,7 @@ app.command()(stacks.preview)
 app.command()(lab.converge)
 app.command()(lab.verify)
 app.add_typer(lab.lab_app, name="lab")
+app.add_typer(audit.audit_app, name="audit")
 
 
 @app.command()

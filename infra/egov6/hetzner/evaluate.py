@@ -7,6 +7,7 @@ with the inputs plus the few values Hetzner would compute (ids, addresses), from
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 from typing import Any
@@ -26,24 +27,30 @@ _V4 = ipaddress.ip_network("203.0.113.0/24")
 _V6 = ipaddress.ip_network("2001:db8::/32")
 
 
+def _stable_number(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:6], "big") or 1
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
+    def __init__(self, password: str = "mock-password-not-a-secret") -> None:
         self.resources: list[DeclaredResource] = []
-        self._ips = 0
+        self.password = password
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(DeclaredResource(args.typ, args.name, dict(args.inputs)))
         state = dict(args.inputs)
+        # Registration order is not deterministic: ids and addresses derive from the name, so that two
+        # evaluations of the same declaration are equal (audit diff compares them).
+        number = _stable_number(f"{args.typ}/{args.name}")
         if args.typ == "hcloud:index/primaryIp:PrimaryIp":
-            self._ips += 1
             if state.get("type") == "ipv4":
-                state["ipAddress"] = str(_V4[self._ips % 250 + 2])
+                state["ipAddress"] = str(_V4[number % 250 + 2])
             else:
-                state["ipAddress"] = f"{_V6[self._ips * 2**80]}/64"
+                state["ipAddress"] = f"{_V6[(number % 2**16) * 2**80]}/64"
         elif args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = "mock-password-not-a-secret"
+            state["result"] = self.password
         # Numeric ids, as Hetzner's; the program converts ids to int for references.
-        return str(len(self.resources)), state
+        return str(number), state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
@@ -62,9 +69,9 @@ def _config_values(data: dict[str, Any]) -> dict[str, str]:
     return {f"{NAMESPACE}:{key}": encode(value) for key, value in data.items()}
 
 
-def evaluate(data: dict[str, Any], stack: str) -> Declaration:
+def evaluate(data: dict[str, Any], stack: str, mocks: RecordingMocks | None = None) -> Declaration:
     """Evaluates the program for one stack's ``egov6:*`` values (namespace stripped) and records it."""
-    mocks = RecordingMocks()
+    mocks = mocks or RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="egov6", stack=stack, preview=False)
     pulumi.runtime.set_all_config(_config_values(data))
     outputs: dict[str, Any] = {}

@@ -14,7 +14,16 @@ from pathlib import Path
 
 from egov6.errors import Egov6Error
 from egov6.lab import aptcache, image, network
-from egov6.lab.hosts import LabHost, alive, prepare_root, remove_root, start, stop, wait_for_ssh
+from egov6.lab.hosts import (
+    LabHost,
+    alive,
+    prepare_root,
+    remove_cgroup_parents,
+    remove_root,
+    start,
+    stop,
+    wait_for_ssh,
+)
 from egov6.lab.paths import LabPaths
 from egov6.lab.shell import run
 from egov6.topology import Topology
@@ -196,6 +205,7 @@ class LabBackend:
             remove_root(host)
         aptcache.stop(self.paths.state)
         network.delete_bridge(state.bridge)
+        remove_cgroup_parents()
         for leftover in (self.paths.ssh_config, self.paths.known_hosts):
             leftover.unlink(missing_ok=True)
         run(["rm", "-rf", "--one-file-system", str(self.paths.state)])

@@ -19,6 +19,7 @@ from egov6.errors import Egov6Error
 from egov6.lab.shell import run
 
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
+CGROUP_PARENT = "egov6-lab"
 REBOOT_STATUS = 133  # systemd-nspawn: the guest asked for a reboot
 AUTOMATION_USER = "egov6"  # the controller's account on lab hosts (keys only, sudo); never a person
 
@@ -40,7 +41,7 @@ class LabHost:
     root: Path
 
     def cgroups(self) -> list[Path]:
-        return [base / "egov6-lab" / self.name for base in CGROUP_ROOTS if base.is_dir()]
+        return [base / CGROUP_PARENT / self.name for base in CGROUP_ROOTS if base.is_dir()]
 
 
 def prepare_root(host: LabHost, public_key: str, apt_proxy: str) -> None:
@@ -177,6 +178,13 @@ def _kill_members(path: Path) -> None:
             with contextlib.suppress(OSError):
                 os.kill(int(line), signal.SIGKILL)
         time.sleep(0.1)
+
+
+def remove_cgroup_parents() -> None:
+    """The shared parent cgroup goes once no lab host (of any stack) is left in it."""
+    for base in CGROUP_ROOTS:
+        with contextlib.suppress(OSError):
+            (base / CGROUP_PARENT).rmdir()
 
 
 def remove_root(host: LabHost) -> None:

@@ -1,0 +1,96 @@
+"""The lab: base image (cold) and host creation (cached), lab up, first and no-op converge, verify,
+and per host the Lynis hardening index and the ssh-audit result.
+
+Creates its own lab from nothing and removes it at the end (also on failure). Goals (issue "the lab"):
+no-op/first converge ≤ 0.15; Lynis ≥ 80 with the base role; ssh-audit without failures.
+
+    .venv/bin/python bench/lab.py [--cold]     # --cold also rebuilds the base image in a fresh cache folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from egov6.cli.lab import converge_stack, lab_up, verify_stack
+from egov6.config import load_stack
+from egov6.lab import image
+from egov6.lab.backend import LabBackend
+from egov6.lab.paths import LabPaths
+from egov6.topology import build_topology
+
+STACK = "lab"
+
+
+def ssh(config: Path, host: str, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603
+        ["ssh", "-F", str(config), host, command], capture_output=True, text=True, check=False, timeout=900
+    )
+
+
+def lynis_index(config: Path, host: str) -> str:
+    ssh(config, host, "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis >/dev/null 2>&1")
+    out = ssh(config, host, "sudo lynis audit system --quick --no-colors 2>/dev/null").stdout
+    found = re.search(r"Hardening index : (\d+)", out)
+    return found.group(1) if found else "n/a"
+
+
+def ssh_audit(address: str) -> str:
+    exe = Path(sys.executable).parent / "ssh-audit"
+    done = subprocess.run([str(exe), "--no-colors", address], capture_output=True, text=True, check=False)  # noqa: S603
+    fails = [line.strip() for line in done.stdout.splitlines() if "[fail]" in line]
+    warns = [line for line in done.stdout.splitlines() if "[warn]" in line]
+    verdict = {0: "good", 1: "connection error", 2: "warnings", 3: "failures"}.get(done.returncode, "?")
+    detail = f"; first failure: {fails[0]}" if fails else ""
+    return f"exit {done.returncode} ({verdict}), {len(fails)} failures, {len(warns)} warnings{detail}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cold", action="store_true", help="also time a base image build in a fresh cache")
+    args = parser.parse_args()
+    backend = LabBackend(build_topology(load_stack(STACK), STACK))
+    backend.down(progress=lambda _m: None)
+    if args.cold:
+        with tempfile.TemporaryDirectory() as fresh:
+            began = time.perf_counter()
+            image.ensure_image(Path(fresh) / "debian-12-base.tar.zst")
+            print(f"base image build (cold, debootstrap): {time.perf_counter() - began:.1f} s")
+    try:
+        began = time.perf_counter()
+        backend, report = lab_up(STACK)
+        up_seconds = time.perf_counter() - began
+        hosts = len(backend.topology.hosts)
+        print(f"image build during this up: {'yes' if report.image_built else 'no (cached)'}")
+        print(f"host creation (cached image, unpack + boot to SSH): {report.create_seconds / hosts:.1f} s per host")
+        print(f"lab up, default topology ({hosts} hosts): {up_seconds:.1f} s")
+        began = time.perf_counter()
+        converge_stack(STACK)
+        first = time.perf_counter() - began
+        began = time.perf_counter()
+        second = converge_stack(STACK)
+        noop = time.perf_counter() - began
+        began = time.perf_counter()
+        rc = verify_stack(STACK, ["-q"])
+        verify = time.perf_counter() - began
+        config = LabPaths(STACK).ssh_config
+        print(f"first converge: {first:.1f} s")
+        print(f"no-op converge: {noop:.1f} s (changed={second.changed})")
+        print(f"no-op / first: {noop / first:.2f} (goal ≤ 0.15)")
+        print(f"verify: {verify:.1f} s (pytest exit {rc})")
+        for host in backend.topology.hosts:
+            print(f"{host.name}: Lynis hardening index {lynis_index(config, host.name)}; "
+                  f"ssh-audit {ssh_audit(host.private_ip)}")  # fmt: skip
+    finally:
+        if not os.environ.get("EGOV6_BENCH_KEEP"):
+            backend.down(progress=lambda _m: None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""What the report says about data and measures that is not a resource: data categories per service, and the
+technical and organisational measures with the place in the repository that proves each.
+
+Retention figures are read from where they are enforced (stack file, role defaults), never restated here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from egov6.config.schema import StackConfig
+
+
+@dataclass(frozen=True)
+class DataCategory:
+    service: str  # cloud | flow | backup | all
+    name: str
+    subjects: str
+    purpose: str
+    legal_basis: str
+    retention: str
+    deletion: str
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str  # compliance catalogue id
+    title: str
+    article: str  # GDPR Art. 32 aspect
+    bsi: str
+    evidence: tuple[str, ...]  # repository paths (role files, tests, policies) that implement or prove it
+    status: str = "implemented"  # implemented | planned (issue not done yet) | documented
+
+
+SERVICES = {
+    "cloud": "EhrenamtsCloud (Nextcloud): files, shared calendars and video chat of the clubs",
+    "flow": "eGov6 workflow engine (SpiffArena): e-government processes and OZG interfaces",
+    "backup": "Backups of both services (borg)",
+}
+
+
+def data_categories(cfg: StackConfig, journal_retention: str) -> list[DataCategory]:
+    keep = cfg.backup.retention
+    backups = f"{keep.daily} daily, {keep.weekly} weekly, {keep.monthly} monthly archives (borg prune)"
+    art6_e = "GDPR Art. 6(1)(e) with the municipal statutes (public task)"
+    return [
+        DataCategory("cloud", "Club files", "club members, people named in club documents",
+                     "document sharing for clubs", "GDPR Art. 6(1)(b)/(e); club's own consent where needed",
+                     "while the club uses the service", "club offboarding deletes the club folder and account"),
+        DataCategory("cloud", "Calendars", "club members", "shared club calendars (CalDAV)", art6_e,
+                     "while the club uses the service", "deleted with the club's functional account"),
+        DataCategory("cloud", "Contact data of clubs", "club contact persons",
+                     "setting up and supporting club spaces", art6_e,
+                     "while the club uses the service", "removed from the club registry at offboarding"),
+        DataCategory("flow", "Workflow case data", "applicants (citizens, clubs)",
+                     "processing OZG applications and e-government procedures", art6_e,
+                     "per the procedure's records schedule", "deleted or archived when the case is closed"),
+        DataCategory("all", "Logs", "admins, users, applicants (IP addresses, account names)",
+                     "security, fault finding (BSI OPS.1.1.5)", "GDPR Art. 6(1)(c)/(e), Art. 32",
+                     f"journald: {journal_retention}", "journald rotates out what is older"),
+        DataCategory("backup", "Backups", "all of the above", "restoring after loss (GDPR Art. 32(1)(c))",
+                     "GDPR Art. 6(1)(c)/(e), Art. 32", backups, "borg prune after `borg check`"),
+    ]  # fmt: skip
+
+
+MEASURES: tuple[Measure, ...] = (
+    Measure("LOC-01", "All resources in German data centres", "Art. 44 ff.", "OPS.2.2",
+            ("infra/egov6/policies/rules.py", "tests/unit/test_program.py")),
+    Measure("NET-01", "Deny-by-default firewalls (Hetzner and nftables)", "Art. 32(1)(b)", "NET.3.2.A2, SYS.1.1",
+            ("infra/egov6/hetzner/firewall.py", "playbooks/roles/base/templates/etc/nftables.conf.j2",
+             "tests/hosts/test_base.py")),
+    Measure("NET-02", "Outbound traffic restricted", "Art. 32(1)(b)", "NET.3.2.A2",
+            ("infra/egov6/topology.py", "infra/egov6/policies/rules.py")),
+    Measure("NET-03", "Databases and backends not reachable from outside", "Art. 32(1)(b)", "NET.1.1.A4/A5",
+            ("infra/egov6/policies/rules.py", "tests/hosts/test_base.py")),
+    Measure("CRY-04", "SSH keys only, TR-02102-4 algorithms", "Art. 32(1)(a)", "SYS.1.3.A8",
+            ("playbooks/roles/base/templates/etc/ssh/sshd_config.d/10-egov6.conf.j2", "tests/hosts/test_base.py")),
+    Measure("HOST-05", "Login throttling (fail2ban)", "Art. 32(1)(b)", "APP.3.1.A1",
+            ("playbooks/roles/base/tasks/fail2ban.yml", "tests/hosts/test_base.py")),
+    Measure("LOG-01", "Persistent journal, admin actions logged", "Art. 32(1)(d)", "OPS.1.1.5.A3",
+            ("playbooks/roles/base/tasks/logging.yml", "tests/hosts/test_base.py")),
+    Measure("LOG-03", "Log retention bounded", "Art. 5(1)(e)", "OPS.1.1.5.A5",
+            ("playbooks/roles/base/defaults/main.yml", "tests/hosts/test_base.py")),
+    Measure("PAT-01", "Automatic security updates", "Art. 32(1)(b)", "OPS.1.1.3.A3",
+            ("playbooks/roles/base/tasks/packages.yml", "tests/hosts/test_base.py")),
+    Measure("ENC-01", "Encryption at rest of personal data", "Art. 32(1)(a)", "CON.6",
+            ("infra/egov6/policies/rules.py", "stacks/")),
+    Measure("ENC-02", "No plaintext secrets", "Art. 32(1)(a)", "CON.1",
+            ("infra/egov6/policies/rules.py", "tests/unit/test_audit.py")),
+    Measure("BAK-03", "Backups in another location", "Art. 32(1)(c)", "CON.3.A2/A12",
+            ("infra/egov6/hetzner/backup.py", "infra/egov6/policies/rules.py")),
+    Measure("BAK-04", "Backups protected against deletion by clients", "Art. 32(1)(c)", "CON.3.A14",
+            ("infra/egov6/hetzner/backup.py",)),
+    Measure("AVL-01", "Delete/rebuild protection in production", "Art. 32(1)(b)", "SYS.1.1",
+            ("infra/egov6/hetzner/compute.py", "infra/egov6/policies/rules.py")),
+    Measure("CRY-01", "TLS 1.2/1.3 only with TR-02102-2 ciphers", "Art. 32(1)(a)", "APP.3.2.A11",
+            (), "planned"),
+    Measure("BAK-05", "Regular restore tests and borg check", "Art. 32(1)(d)", "CON.3.A15", (), "planned"),
+    Measure("LOC-02", "Data-processing agreement with Hetzner, reviewed yearly", "Art. 28(3)", "OPS.2.2.A4",
+            ("stacks/",), "documented"),
+)  # fmt: skip

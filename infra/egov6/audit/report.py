@@ -1,0 +1,195 @@
+"""Builds the report as plain data (rendered by :mod:`egov6.audit.render`) from the stack file alone.
+
+Only whitelisted facts of each resource enter the report (type, location, protection, labels): secrets cannot
+leak through a property nobody thought of.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from egov6 import __version__
+from egov6.audit.catalogue import MEASURES, SERVICES, data_categories
+from egov6.config.loader import load_stack_mapping, read_stack_file, repo_root, stack_name
+from egov6.config.schema import GERMAN_LOCATIONS
+from egov6.declared import Declaration
+from egov6.policies import evaluate_policies
+from egov6.topology import Topology, build_topology
+
+EU_LOCATIONS = GERMAN_LOCATIONS | {"hel1"}
+SHOWN_LABELS = ("stack", "environment", "owner", "role", "data-classification", "residency", "encryption", "purpose")
+
+
+def _git_commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(repo_root()), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
+def _journal_retention() -> str:
+    defaults = yaml.safe_load((repo_root() / "playbooks/roles/base/defaults/main.yml").read_text(encoding="utf-8"))
+    return str(defaults["base_journald_max_retention"])
+
+
+def resources(declaration: Declaration) -> list[dict[str, Any]]:
+    rows = []
+    for res in declaration.resources:
+        if not res.type.startswith(("hcloud:", "random:")):
+            continue  # components are grouping only
+        props = res.props
+        rows.append(
+            {
+                "type": res.kind,
+                "name": res.name,
+                "location": props.get("location") or props.get("networkZone") or "",
+                "delete_protection": bool(props.get("deleteProtection")),
+                "rebuild_protection": bool(props.get("rebuildProtection")),
+                "labels": {k: v for k, v in res.labels.items() if k in SHOWN_LABELS},
+            }
+        )
+    return rows
+
+
+def exposure(topology: Topology) -> list[dict[str, Any]]:
+    rows = []
+    for host in topology.hosts:
+        for rule in topology.rules[host.role]:
+            if rule.direction != "in":
+                continue
+            rows.append(
+                {
+                    "host": host.name,
+                    "role": host.role,
+                    "protocol": rule.protocol,
+                    "port": rule.port or "-",
+                    "from": ", ".join(rule.peers),
+                    "scope": rule.scope,
+                    "description": rule.description,
+                }
+            )
+    return rows
+
+
+def transfers(declaration: Declaration) -> dict[str, Any]:
+    """Checked, not assumed: every declared location and network zone against the EU."""
+    outside = [
+        {"resource": r.name, "location": r.props.get("location")}
+        for r in declaration.resources
+        if r.props.get("location") and r.props["location"] not in EU_LOCATIONS
+    ]
+    zones = {r.props["networkZone"] for r in declaration.resources if r.props.get("networkZone")}
+    outside += [{"resource": "network", "location": z} for z in zones if z != "eu-central"]
+    locations = sorted({str(r.props["location"]) for r in declaration.resources if r.props.get("location")})
+    return {"locations": locations, "outside_eu": outside, "verdict": "none" if not outside else "TRANSFERS FOUND"}
+
+
+def processing_register(topology: Topology, categories: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GDPR Art. 30(1): one record per service, ready to copy into the municipality's register."""
+    cfg = topology.config
+    towns = ", ".join(t.name for t in cfg.towns)
+    records = []
+    for role in topology.roles:
+        mine = [c for c in categories if c["service"] in (role, "all")]
+        records.append(
+            {
+                "service": SERVICES[role],
+                "controller": f"{cfg.processing.controller.name} ({cfg.processing.controller.email}), "
+                f"jointly for {towns}",
+                "dpo": f"{cfg.processing.dpo.name} ({cfg.processing.dpo.email})",
+                "purposes": sorted({c["purpose"] for c in mine}),
+                "data_subjects": sorted({c["subjects"] for c in mine}),
+                "data_categories": [c["name"] for c in mine],
+                "recipients": f"processor {cfg.processing.processor.name} (hosting, Art. 28 agreement of "
+                f"{cfg.processing.dpa_signed})",
+                "third_country_transfers": "none",
+                "retention": {c["name"]: c["retention"] for c in mine},
+                "toms": "see the measures section of this report (GDPR Art. 32)",
+            }
+        )
+    return records
+
+
+def build_report(data: dict[str, Any], declaration: Declaration, source: str) -> dict[str, Any]:
+    cfg = load_stack_mapping(data, source)
+    topology = build_topology(cfg, declaration.stack)
+    categories = [asdict(c) for c in data_categories(cfg, _journal_retention())]
+    root = repo_root()
+    measures = []
+    for measure in MEASURES:
+        evidence = [{"path": p, "exists": (root / p).exists()} for p in measure.evidence]
+        measures.append({**asdict(measure), "evidence": evidence})
+    policy_results = [
+        {
+            "id": r.rule.id,
+            "name": r.rule.name,
+            "severity": r.rule.severity,
+            "reference": r.rule.reference,
+            "passed": r.passed,
+            "violations": [f"{v.resource}: {v.message}" for v in r.violations],
+        }
+        for r in evaluate_policies(declaration.resources)
+    ]
+    review_due = cfg.processing.dpa_reviewed + dt.timedelta(days=365)
+    return {
+        "meta": {
+            "stack": declaration.stack,
+            "environment": cfg.environment,
+            "generated": dt.date.today().isoformat(),
+            "egov6": __version__,
+            "commit": _git_commit(),
+            "source": source,
+        },
+        "towns": [t.name for t in cfg.towns],
+        "lead_town": cfg.lead_town,
+        "domain": cfg.domain,
+        "network": {"ip_range": str(cfg.network.ip_range), "subnet": str(cfg.network.subnet)},
+        "hosts": [
+            {"name": h.name, "role": h.role, "location": h.location, "private_ip": h.private_ip,
+             "server_type": h.server_type, "volumes": [f"{v.purpose} {v.size_gb} GB" for v in h.volumes]}
+            for h in topology.hosts
+        ],  # fmt: skip
+        "backup": {
+            "target": cfg.backup.target,
+            "location": cfg.backup.location,
+            "retention": cfg.backup.retention.model_dump(),
+        },
+        "encryption_at_rest": cfg.encryption.at_rest,
+        "resources": resources(declaration),
+        "exposure": exposure(topology),
+        "data_categories": categories,
+        "processors": [
+            {
+                "name": cfg.processing.processor.name,
+                "role": "hosting (Hetzner Cloud, German data centres), Storage Box for backups",
+                "address": cfg.processing.processor.address,
+                "agreement": f"Art. 28 data-processing agreement signed {cfg.processing.dpa_signed}, "
+                f"last reviewed {cfg.processing.dpa_reviewed}, next review due {review_due}",
+                "review_overdue": review_due < dt.date.today(),
+            }
+        ],
+        "transfers": transfers(declaration),
+        "measures": measures,
+        "policies": policy_results,
+        "processing_register": processing_register(topology, categories),
+        "admin_ranges": [str(ipaddress.ip_network(r)) for r in cfg.admin_ranges],
+    }
+
+
+def report_for_stack(path: Path) -> dict[str, Any]:
+    from egov6.hetzner.evaluate import evaluate
+
+    data = read_stack_file(path)
+    load_stack_mapping(data, str(path))  # clear errors before anything is evaluated
+    declaration = evaluate(data, stack_name(path))
+    return build_report(data, declaration, path.name)
