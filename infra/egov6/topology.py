@@ -114,9 +114,7 @@ def _rules(cfg: StackConfig, role: Role) -> tuple[FirewallRule, ...]:
             FirewallRule("in", "udp", relay, ANYWHERE, "TURN relay ports"),
         ]
     if role == "backup":
-        rules.append(
-            FirewallRule("in", "tcp", "22", subnet, "borg over SSH from the stack's hosts", "private")
-        )
+        rules.append(FirewallRule("in", "tcp", "22", subnet, "borg over SSH from the stack's hosts", "private"))
     # Egress (NET-02): once one outbound rule exists, Hetzner denies all other outbound traffic.
     rules += [
         FirewallRule("out", "udp", "53", ANYWHERE, "DNS"),

@@ -113,3 +113,30 @@ def test_subnet_collision_is_refused_and_nothing_is_made(tmp_path: Path) -> None
     assert "overlaps" in result.output and "br-egov6" in result.output
     assert not LabPaths("collide-subnet").state.exists()
     assert not Path("/sys/class/net/br-egov6-x").exists()
+
+
+def _on_host(host: str, command: str) -> None:
+    import subprocess
+
+    subprocess.run(["ssh", "-F", str(LabPaths(STACK).ssh_config), host, command], check=True, timeout=60)
+
+
+def test_drift_lists_a_hand_made_change_and_converge_clears_it() -> None:
+    clean = runner.invoke(app, ["audit", "drift", STACK])
+    assert clean.exit_code == 0, clean.output
+    assert "no drift" in clean.output
+    host = "egov6-lab-flow1"
+    # An admin opens a port by hand and leaves a test server running.
+    _on_host(host, "sudo nft add rule inet egov6 input tcp dport 8080 accept")
+    _on_host(host, "sudo systemd-run --unit=egov6-drift-probe python3 -m http.server 8081")
+    try:
+        drifted = runner.invoke(app, ["audit", "drift", STACK])
+        assert drifted.exit_code == 1, drifted.output
+        lines = [line for line in drifted.output.splitlines() if host in line]
+        assert any("firewall-extra" in line and "tcp/8080" in line for line in lines), drifted.output
+        assert any("listening-undeclared" in line and "tcp/8081" in line for line in lines), drifted.output
+        assert not any("egov6-lab-cloud1" in line for line in drifted.output.splitlines()[1:])
+    finally:
+        _on_host(host, "sudo systemctl stop egov6-drift-probe")
+        _on_host(host, "sudo systemctl restart nftables")  # back to the declared ruleset
+    assert runner.invoke(app, ["audit", "drift", STACK]).exit_code == 0

@@ -98,9 +98,7 @@ def test_broken_stack_is_rejected_naming_file_key_and_reason(
 
 def test_duplicate_host_group_is_rejected_with_line(write_stack: Callable[..., Path]) -> None:
     raw = stack_path("lab").read_text(encoding="utf-8")
-    doubled = raw.replace(
-        "    flow:\n", "    cloud:\n      server_type: cx22\n      location: fsn1\n    flow:\n", 1
-    )
+    doubled = raw.replace("    flow:\n", "    cloud:\n      server_type: cx22\n      location: fsn1\n    flow:\n", 1)
     path = write_stack({}, raw=doubled)
     with pytest.raises(ConfigError) as caught:
         load_stack(path)

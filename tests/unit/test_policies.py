@@ -62,9 +62,7 @@ VIOLATIONS: dict[str, tuple[Mutation, str]] = {
     "AVL-01": (_edit("Volume", lambda p: p.update(deleteProtection=False)), "without deleteProtection"),
     "ACC-01": (_edit("PrimaryIp", lambda p: p["labels"].pop("owner")), "missing labels: owner"),
     "BAK-04": (
-        _edit(
-            "StorageBox", lambda p: p["accessSettings"].update(reachableExternally=True, sambaEnabled=True)
-        ),
+        _edit("StorageBox", lambda p: p["accessSettings"].update(reachableExternally=True, sambaEnabled=True)),
         "reachable from outside",
     ),
     "ENC-02": (_edit("StorageBox", lambda p: p.update(password="hunter2hunter2")), "plain text"),

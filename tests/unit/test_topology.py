@@ -20,10 +20,7 @@ def test_lab_topology_hosts_roles_and_addresses() -> None:
 
 def test_rules_per_role() -> None:
     topo = build_topology(load_stack("lab"), "lab")
-    inbound = {
-        role: {(r.protocol, r.port) for r in rules if r.direction == "in"}
-        for role, rules in topo.rules.items()
-    }
+    inbound = {role: {(r.protocol, r.port) for r in rules if r.direction == "in"} for role, rules in topo.rules.items()}
     assert ("tcp", "443") in inbound["cloud"] and ("udp", "49152-65535") in inbound["cloud"]
     assert ("tcp", "443") in inbound["flow"] and ("udp", "3478") not in inbound["flow"]
     assert inbound["backup"] == {("tcp", "22"), ("icmp", None)}

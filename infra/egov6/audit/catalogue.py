@@ -46,7 +46,7 @@ def data_categories(cfg: StackConfig, journal_retention: str) -> list[DataCatego
     return [
         DataCategory("cloud", "Club files", "club members, people named in club documents",
                      "document sharing for clubs", "GDPR Art. 6(1)(b)/(e); club's own consent where needed",
-                     "while the club uses the service", "club offboarding deletes the club folder and account"),
+                     "while the club uses the service", "offboarding deletes club folder and account"),
         DataCategory("cloud", "Calendars", "club members", "shared club calendars (CalDAV)", art6_e,
                      "while the club uses the service", "deleted with the club's functional account"),
         DataCategory("cloud", "Contact data of clubs", "club contact persons",
@@ -66,7 +66,7 @@ def data_categories(cfg: StackConfig, journal_retention: str) -> list[DataCatego
 MEASURES: tuple[Measure, ...] = (
     Measure("LOC-01", "All resources in German data centres", "Art. 44 ff.", "OPS.2.2",
             ("infra/egov6/policies/rules.py", "tests/unit/test_program.py")),
-    Measure("NET-01", "Deny-by-default firewalls (Hetzner and nftables)", "Art. 32(1)(b)", "NET.3.2.A2, SYS.1.1",
+    Measure("NET-01", "Deny-by-default firewalls (Hetzner, nftables)", "Art. 32(1)(b)", "NET.3.2.A2, SYS.1.1",
             ("infra/egov6/hetzner/firewall.py", "playbooks/roles/base/templates/etc/nftables.conf.j2",
              "tests/hosts/test_base.py")),
     Measure("NET-02", "Outbound traffic restricted", "Art. 32(1)(b)", "NET.3.2.A2",
@@ -74,7 +74,8 @@ MEASURES: tuple[Measure, ...] = (
     Measure("NET-03", "Databases and backends not reachable from outside", "Art. 32(1)(b)", "NET.1.1.A4/A5",
             ("infra/egov6/policies/rules.py", "tests/hosts/test_base.py")),
     Measure("CRY-04", "SSH keys only, TR-02102-4 algorithms", "Art. 32(1)(a)", "SYS.1.3.A8",
-            ("playbooks/roles/base/templates/etc/ssh/sshd_config.d/10-egov6.conf.j2", "tests/hosts/test_base.py")),
+            ("playbooks/roles/base/templates/etc/ssh/sshd_config.d/10-egov6.conf.j2",
+             "tests/hosts/test_base.py")),
     Measure("HOST-05", "Login throttling (fail2ban)", "Art. 32(1)(b)", "APP.3.1.A1",
             ("playbooks/roles/base/tasks/fail2ban.yml", "tests/hosts/test_base.py")),
     Measure("LOG-01", "Persistent journal, admin actions logged", "Art. 32(1)(d)", "OPS.1.1.5.A3",

@@ -75,7 +75,7 @@ def declared_at(rev: str, stack: str) -> dict[str, Any]:
         stack_file = tree / "stacks" / f"Pulumi.{stack}.yaml"
         if not stack_file.is_file():
             raise Egov6Error(f"stack {stack} does not exist at revision {rev}")
-        done = subprocess.run(  # noqa: S603 fixed interpreter and driver
+        done = subprocess.run(
             [sys.executable, "-c", _DRIVER, stack, str(stack_file)],
             capture_output=True, text=True, check=False, env={"PYTHONPATH": str(tree / "infra"), "PATH": ""},
         )  # fmt: skip

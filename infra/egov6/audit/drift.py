@@ -25,7 +25,7 @@ class Drift:
 
 
 def _ssh(ssh_config: Path, host: str, command: str) -> str:
-    done = subprocess.run(  # noqa: S603 fixed argument list
+    done = subprocess.run(
         ["ssh", "-F", str(ssh_config), host, command], capture_output=True, text=True, check=False, timeout=60
     )
     if done.returncode != 0:

@@ -50,8 +50,7 @@ def diagram_svg(report: dict[str, Any]) -> str:
         f'<text x="{width / 2}" y="35" text-anchor="middle" font-size="14">Internet</text>',
         f'<rect x="20" y="130" width="{width - 40}" height="190" rx="8" fill="#f7f7f7" stroke="#888" '
         'stroke-dasharray="6 4"/>',
-        f'<text x="30" y="150" font-size="12" fill="#555">private network {escape(report["network"]["subnet"])}'
-        "</text>",
+        f'<text x="30" y="150" font-size="12" fill="#555">private network {escape(report["network"]["subnet"])}</text>',
     ]
     for index, role in enumerate(roles):
         x = 40 + index * 230

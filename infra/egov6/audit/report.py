@@ -24,13 +24,25 @@ from egov6.policies import evaluate_policies
 from egov6.topology import Topology, build_topology
 
 EU_LOCATIONS = GERMAN_LOCATIONS | {"hel1"}
-SHOWN_LABELS = ("stack", "environment", "owner", "role", "data-classification", "residency", "encryption", "purpose")
+SHOWN_LABELS = (
+    "stack",
+    "environment",
+    "owner",
+    "role",
+    "data-classification",
+    "residency",
+    "encryption",
+    "purpose",
+)
 
 
 def _git_commit() -> str:
     try:
         done = subprocess.run(
-            ["git", "-C", str(repo_root()), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+            ["git", "-C", str(repo_root()), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
     except OSError:
         return "unknown"
@@ -91,7 +103,11 @@ def transfers(declaration: Declaration) -> dict[str, Any]:
     zones = {r.props["networkZone"] for r in declaration.resources if r.props.get("networkZone")}
     outside += [{"resource": "network", "location": z} for z in zones if z != "eu-central"]
     locations = sorted({str(r.props["location"]) for r in declaration.resources if r.props.get("location")})
-    return {"locations": locations, "outside_eu": outside, "verdict": "none" if not outside else "TRANSFERS FOUND"}
+    return {
+        "locations": locations,
+        "outside_eu": outside,
+        "verdict": "none" if not outside else "TRANSFERS FOUND",
+    }
 
 
 def processing_register(topology: Topology, categories: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -155,10 +171,16 @@ def build_report(data: dict[str, Any], declaration: Declaration, source: str) ->
         "domain": cfg.domain,
         "network": {"ip_range": str(cfg.network.ip_range), "subnet": str(cfg.network.subnet)},
         "hosts": [
-            {"name": h.name, "role": h.role, "location": h.location, "private_ip": h.private_ip,
-             "server_type": h.server_type, "volumes": [f"{v.purpose} {v.size_gb} GB" for v in h.volumes]}
+            {
+                "name": h.name,
+                "role": h.role,
+                "location": h.location,
+                "private_ip": h.private_ip,
+                "server_type": h.server_type,
+                "volumes": [f"{v.purpose} {v.size_gb} GB" for v in h.volumes],
+            }
             for h in topology.hosts
-        ],  # fmt: skip
+        ],
         "backup": {
             "target": cfg.backup.target,
             "location": cfg.backup.location,

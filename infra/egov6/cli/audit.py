@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.table import Table
 from typer.core import TyperGroup
@@ -22,7 +21,7 @@ from egov6.topology import build_topology
 class _ReportByDefault(TyperGroup):
     """`egov6 audit STACK …` is the report; `egov6 audit diff|drift …` are the other commands."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             args = ["report", *args]
         return super().parse_args(ctx, args)

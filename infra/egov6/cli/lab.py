@@ -100,9 +100,7 @@ def _print_event(host: str, task: str, status: str, totals: Counter[str]) -> Non
     if status == "skipped":
         return
     colour = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "red"}[status]
-    counts = (
-        f"ok={totals['ok']} changed={totals['changed']} failed={totals['failed'] + totals['unreachable']}"
-    )
+    counts = f"ok={totals['ok']} changed={totals['changed']} failed={totals['failed'] + totals['unreachable']}"
     console.print(f"  [{colour}]{status:<11}[/] {host:<22} {task}  [dim]{counts}[/]")
 
 
@@ -187,9 +185,7 @@ def _summary(topology: Topology, seconds: float) -> None:
             "backup": "base (borg: next issue)"}  # fmt: skip
     ssh_config = LabPaths(topology.stack).ssh_config.relative_to(repo_root())
     for host in topology.hosts:
-        table.add_row(
-            host.name, host.role, host.private_ip, runs[host.role], f"ssh -F {ssh_config} {host.name}"
-        )
+        table.add_row(host.name, host.role, host.private_ip, runs[host.role], f"ssh -F {ssh_config} {host.name}")
     console.print(table)
     console.print(f"domain {cfg.domain}; tear down with `egov6 lab down {topology.stack}`")
 

@@ -13,9 +13,7 @@ from egov6.config.loader import load_stack, read_stack_file, repo_root, stack_na
 from egov6.errors import Egov6Error
 from egov6.policies import evaluate_policies
 
-StackArg = Annotated[
-    str, typer.Argument(help="Stack name (lab, staging, production) or path to a stack file")
-]
+StackArg = Annotated[str, typer.Argument(help="Stack name (lab, staging, production) or path to a stack file")]
 
 PULUMI_MISSING = (
     "the Pulumi CLI is not installed, so nothing can be previewed or deployed. Install it "
@@ -60,9 +58,7 @@ def _cloud_stack(stack: str) -> tuple[str, object]:
     path = stack_path(stack)
     cfg = load_stack(path)
     if cfg.environment == "lab":
-        raise Egov6Error(
-            f"{path.name} is a lab stack: it is not deployed with Pulumi; run `egov6 up {stack}`"
-        )
+        raise Egov6Error(f"{path.name} is a lab stack: it is not deployed with Pulumi; run `egov6 up {stack}`")
     if shutil.which("pulumi") is None:
         raise Egov6Error(PULUMI_MISSING)
     from pulumi import automation as auto

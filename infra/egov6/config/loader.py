@@ -74,9 +74,7 @@ def load_stack_mapping(data: dict[str, Any], source: str) -> StackConfig:
         problems = []
         for err in exc.errors():
             # Drop pydantic's internal steps (union members, validator names, "[key]") from the key path.
-            loc = tuple(
-                p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or ("-" in p and "(" in p)))
-            )
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or ("-" in p and "(" in p))))
             reason = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 reason = "unknown key (typo?)"

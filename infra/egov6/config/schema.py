@@ -34,9 +34,7 @@ class Town(Strict):
 
 
 class Admin(Strict):
-    name: str = Field(
-        pattern=r"^[a-z][a-z0-9_-]{1,31}$", description="Personal login name (no shared accounts)"
-    )
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$", description="Personal login name (no shared accounts)")
     ssh_key: str = Field(description="OpenSSH public key; keys only, never passwords")
 
     @field_validator("ssh_key")
@@ -91,9 +89,7 @@ class BackupConfig(Strict):
     )
     location: Location
     storage_box_type: str = Field("bx21", pattern=r"^bx\d{2}$")
-    schedule: str = Field(
-        "02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Daily start, local time"
-    )
+    schedule: str = Field("02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Daily start, local time")
     retention: Retention = Retention()
 
 

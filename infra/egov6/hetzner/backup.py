@@ -32,9 +32,7 @@ class BackupStorage(pulumi.ComponentResource):
     box: hcloud.StorageBox
     subaccounts: dict[str, hcloud.StorageBoxSubaccount]
 
-    def __init__(
-        self, name: str, args: BackupStorageArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: BackupStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("egov6:backup:BackupStorage", name, None, opts)
         self.box = hcloud.StorageBox(
             f"{name}-box",

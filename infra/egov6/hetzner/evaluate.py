@@ -27,12 +27,16 @@ _V4 = ipaddress.ip_network("203.0.113.0/24")
 _V6 = ipaddress.ip_network("2001:db8::/32")
 
 
+# What generated passwords resolve to offline; tests pass their own to prove it never reaches a report.
+MOCK_PASSWORD = "mock-password-not-a-secret"  # noqa: S105 a placeholder, not a credential
+
+
 def _stable_number(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:6], "big") or 1
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, password: str = "mock-password-not-a-secret") -> None:
+    def __init__(self, password: str = MOCK_PASSWORD) -> None:
         self.resources: list[DeclaredResource] = []
         self.password = password
 

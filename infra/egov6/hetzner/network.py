@@ -21,9 +21,7 @@ class PrivateNetwork(pulumi.ComponentResource):
     network: hcloud.Network
     subnet: hcloud.NetworkSubnet
 
-    def __init__(
-        self, name: str, args: PrivateNetworkArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: PrivateNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("egov6:network:PrivateNetwork", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, protect=args.protect)
         self.network = hcloud.Network(

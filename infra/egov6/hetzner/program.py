@@ -87,9 +87,7 @@ def declare(topology: Topology) -> dict[str, Any]:
         opts=pulumi.ResourceOptions(depends_on=[network.subnet]),
     )
     servers = compute.servers
-    records = [
-        DnsRecord(name, s.ipv4.ip_address, s.ipv6.ip_address.apply(first_v6)) for name, s in servers.items()
-    ]
+    records = [DnsRecord(name, s.ipv4.ip_address, s.ipv6.ip_address.apply(first_v6)) for name, s in servers.items()]
     for service in ("cloud", "flow"):
         first = topology.by_role(service)[0]
         records.append(

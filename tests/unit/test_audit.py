@@ -1,0 +1,172 @@
+"""The auditor report: content, no secrets in any format, transfers checked, change review between revisions."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from egov6.audit.diff import compare, declared_at
+from egov6.audit.render import FORMATS, diagram_svg, render
+from egov6.audit.report import build_report, transfers
+from egov6.cli.main import app
+from egov6.declared import Declaration
+from egov6.errors import Egov6Error
+from egov6.hetzner.evaluate import RecordingMocks, evaluate
+
+runner = CliRunner()
+KNOWN_SECRETS = ("hcloud-token-7f3a9c2e1d", "storagebox-password-5b8e0a4f")
+
+
+@pytest.fixture(scope="module")
+def report(shipped: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    declaration = evaluate(copy.deepcopy(shipped["production"]), "production")
+    return build_report(copy.deepcopy(shipped["production"]), declaration, "Pulumi.production.yaml")
+
+
+def test_report_lists_every_cloud_resource_with_location_protection_and_labels(
+    report: dict[str, Any], production: Declaration
+) -> None:
+    hcloud = [r for r in production.resources if r.type.startswith("hcloud:")]
+    rows = {r["name"]: r for r in report["resources"]}
+    assert {r.name for r in hcloud} <= set(rows)
+    server = rows["egov6-prod-cloud1-server"]
+    assert server["location"] == "fsn1" and server["delete_protection"] and server["rebuild_protection"]
+    assert server["labels"]["data-classification"] == "personal"
+
+
+def test_exposure_per_host_comes_from_the_firewall_declaration(report: dict[str, Any]) -> None:
+    cloud = {(e["protocol"], e["port"]) for e in report["exposure"] if e["host"] == "egov6-prod-cloud1"}
+    assert {("tcp", "443"), ("udp", "49152-65535"), ("tcp", "22")} <= cloud
+    flow = {(e["protocol"], e["port"]) for e in report["exposure"] if e["host"] == "egov6-prod-flow1"}
+    assert ("udp", "3478") not in flow
+    ssh = [e for e in report["exposure"] if e["port"] == "22"]
+    assert all("0.0.0.0/0" not in e["from"] for e in ssh)
+
+
+def test_data_categories_processors_and_measures(report: dict[str, Any]) -> None:
+    names = {c["name"] for c in report["data_categories"]}
+    assert {
+        "Club files",
+        "Calendars",
+        "Contact data of clubs",
+        "Workflow case data",
+        "Logs",
+        "Backups",
+    } <= names
+    logs = next(c for c in report["data_categories"] if c["name"] == "Logs")
+    assert "90day" in logs["retention"]  # read from the base role's defaults, where it is enforced
+    backups = next(c for c in report["data_categories"] if c["name"] == "Backups")
+    assert "6 monthly" in backups["retention"]
+    assert report["processors"][0]["name"] == "Hetzner Online GmbH"
+    assert "2026-02-02" in report["processors"][0]["agreement"]
+    implemented = [m for m in report["measures"] if m["status"] == "implemented"]
+    assert implemented and all(e["exists"] for m in implemented for e in m["evidence"])
+
+
+def test_processing_register_has_one_record_per_service(report: dict[str, Any]) -> None:
+    services = [r["service"] for r in report["processing_register"]]
+    assert len(services) == 2 and services[0].startswith("EhrenamtsCloud")
+    record = report["processing_register"][0]
+    assert "Stadt Wächtersbach" in record["controller"] and "Steinau" in record["controller"]
+    assert record["third_country_transfers"] == "none"
+
+
+def test_transfers_are_checked_not_assumed(production: Declaration) -> None:
+    assert transfers(production)["verdict"] == "none"
+    moved = [replace(r, props={**r.props, "location": "ash"}) if r.kind == "Server" else r
+             for r in production.resources]  # fmt: skip
+    found = transfers(Declaration(production.stack, tuple(moved), {}))
+    assert found["verdict"] == "TRANSFERS FOUND"
+    assert {t["location"] for t in found["outside_eu"]} == {"ash"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_secret_in_any_format(fmt: str, shipped: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    """Known secret values in the stack file and in generated passwords never reach the report."""
+    data = copy.deepcopy(shipped["production"])
+    document = {"config": {f"egov6:{k}": v for k, v in data.items()}}
+    document["config"]["hcloud:token"] = KNOWN_SECRETS[0]
+    path = tmp_path / "Pulumi.production.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    declaration = evaluate(copy.deepcopy(data), "production", RecordingMocks(password=KNOWN_SECRETS[1]))
+    boxes = [r for r in declaration.resources if r.kind == "StorageBox"]
+    assert KNOWN_SECRETS[1] in json.dumps(boxes[0].props)  # the secret really was declared …
+    text = render(build_report(data, declaration, path.name), fmt)
+    for secret in KNOWN_SECRETS:  # … and is absent from the report
+        assert secret not in text
+    result = runner.invoke(app, ["audit", str(path), "--format", fmt, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    written = (tmp_path / "out" / f"audit-production.{fmt}").read_text(encoding="utf-8")
+    assert all(secret not in written for secret in KNOWN_SECRETS)
+
+
+def test_html_is_self_contained_with_the_diagram(report: dict[str, Any]) -> None:
+    html = render(report, "html")
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in html
+    assert diagram_svg(report) in html
+    assert "cloud × 1" in html and "Storage Box (nbg1)" in html
+
+
+def test_markdown_has_a_mermaid_diagram(report: dict[str, Any]) -> None:
+    md = render(report, "md")
+    assert "```mermaid" in md and "storagebox" in md
+    assert "## Record of processing activities (GDPR Art. 30)" in md
+
+
+def test_scaled_stack_diagram_groups_hosts_by_role(production_data: dict[str, Any]) -> None:
+    from .conftest import scaled
+
+    data = scaled(production_data, 120)
+    report = build_report(copy.deepcopy(data), evaluate(copy.deepcopy(data), "scaled"), "scaled")
+    svg = diagram_svg(report)
+    assert "cloud × 60" in svg and "flow × 60" in svg
+    assert svg.count('class="host"') == 2
+
+
+def test_diff_of_a_revision_with_itself_is_empty() -> None:
+    head = declared_at("HEAD", "production")
+    assert compare(head, head).empty
+
+
+def test_diff_reports_resources_exposure_and_policy_changes() -> None:
+    before = declared_at("HEAD", "production")
+    after = copy.deepcopy(before)
+    after["resources"]["extra-volume"] = {"type": "hcloud:index/volume:Volume", "size": 10}
+    del after["resources"]["egov6-prod-flow1-db"]
+    after["resources"]["egov6-prod-cloud1-server"]["serverType"] = "cx52"
+    after["exposure"].append("flow tcp/5432 from 0.0.0.0/0,::/0")
+    after["policies"]["NET-03"] = ["egov6-prod-flow-fw: PostgreSQL (port 5432) is reachable from outside"]
+    diff = compare(before, after)
+    assert diff.added == ["extra-volume"] and diff.removed == ["egov6-prod-flow1-db"]
+    assert diff.changed == {"egov6-prod-cloud1-server": ["serverType"]}
+    assert diff.exposure_added == ["flow tcp/5432 from 0.0.0.0/0,::/0"]
+    assert diff.policies == {"NET-03": ("pass", "fail")}
+
+
+def test_diff_cli_with_an_unknown_revision_is_a_clean_error() -> None:
+    result = runner.invoke(app, ["audit", "diff", "production", "no-such-rev", "HEAD"])
+    assert result.exit_code == 1
+    assert "no-such-rev" in result.output
+    with pytest.raises(Egov6Error):
+        declared_at("no-such-rev", "production")
+
+
+def test_audit_rejects_a_broken_stack_file(
+    production_data: dict[str, Any], write_stack: Callable[..., Path], tmp_path: Path
+) -> None:
+    data = copy.deepcopy(production_data)
+    data["hosts"]["cloud"]["location"] = "sin"
+    result = runner.invoke(app, ["audit", str(write_stack(data)), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "egov6:hosts.cloud.location" in result.output
+    assert not (tmp_path / "r").exists()
