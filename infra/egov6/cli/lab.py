@@ -49,6 +49,7 @@ def lab_up(stack: str) -> tuple[LabBackend, UpReport]:
         ssh_config=paths.ssh_config,
         automation_user=AUTOMATION_USER,
         automation_key=paths.key.with_suffix(".pub").read_text(encoding="utf-8").strip(),
+        local_dir=paths.local,
     )
     addresses = {h.name: h.private_ip for h in backend.topology.hosts}
     folder = write_inventory(backend.topology, addresses, connection)

@@ -141,6 +141,30 @@ class DnsConfig(Strict):
     flow: str = Field("flow", pattern=r"^[a-z0-9-]{1,63}$", description="Name of the workflow engine")
 
 
+class NextcloudConfig(Strict):
+    version: str = Field("33.0.1", pattern=r"^\d+\.\d+\.\d+$")
+    source: Literal["vendor", "upstream"] = Field(
+        description="vendor: a file of the offline vendor folder (lab, CI); upstream: download and verify"
+    )
+    archive: str = Field(min_length=5, description="vendor: file name; upstream: https URL of the release")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="upstream: pinned checksum")
+    club_quota_gb: int = Field(1024, ge=1, le=10240, description="Quota of each club's space")
+    app_store: bool = Field(True, description="Install Talk, Calendar, Contacts from the app store")
+
+    @model_validator(mode="after")
+    def _source(self) -> NextcloudConfig:
+        if self.source == "upstream" and not self.archive.startswith("https://"):
+            raise ValueError("an upstream archive is an https:// URL")
+        if self.source == "vendor" and "/" in self.archive:
+            raise ValueError("a vendor archive is a file name inside the vendor folder (EGOV6_VENDOR_DIR)")
+        return self
+
+
+class TlsConfig(Strict):
+    mode: Literal["lab-ca", "acme"] = Field(description="lab-ca: a CA egov6 makes per lab; acme: certbot")
+    acme_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+
+
 class StackConfig(Strict):
     environment: Environment
     name: Annotated[str, Field(pattern=SLUG, description="Prefix of every resource and host name")]
@@ -156,6 +180,8 @@ class StackConfig(Strict):
     backup: BackupConfig
     turn: TurnConfig = TurnConfig()
     encryption: EncryptionConfig
+    nextcloud: NextcloudConfig
+    tls: TlsConfig
     processing: ProcessingConfig
     allow_locations_outside_germany: bool = Field(
         False, description="Allow hel1 (Finland, EU); never outside the EU (LOC-01)"
@@ -205,8 +231,19 @@ def semantic_problems(cfg: StackConfig) -> list[tuple[str, str]]:
     wanted = sum(group.count for group in cfg.hosts.values())
     if wanted > capacity:
         problems.append(("network.subnet", f"{cfg.network.subnet} holds {capacity} hosts, {wanted} declared"))
+    return problems + _service_problems(cfg)
+
+
+def _service_problems(cfg: StackConfig) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
     if cfg.turn.enabled and not cfg.turn.relay_max - cfg.turn.relay_min >= 100:
         problems.append(("turn", "relay port range is too small for a video call (fewer than 100 ports)"))
+    if cfg.tls.mode == "lab-ca" and cfg.environment != "lab":
+        problems.append(("tls.mode", "lab-ca certificates are for lab stacks; use acme"))
+    if cfg.tls.mode == "acme" and not cfg.tls.acme_email:
+        problems.append(("tls.acme_email", "required for acme (expiry notices)"))
+    if cfg.environment == "production" and cfg.nextcloud.source != "upstream":
+        problems.append(("nextcloud.source", "production installs the upstream release"))
     if cfg.processing.dpa_reviewed < cfg.processing.dpa_signed:
         problems.append(("processing.dpa_reviewed", "review date lies before the signing date"))
     return problems
