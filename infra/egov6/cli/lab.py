@@ -150,7 +150,8 @@ def verify_stack(stack: str, extra: list[str] | None = None) -> int:
     step(f"verifying stack {name} with testinfra (tests/hosts)")
     args = [
         sys.executable, "-m", "pytest", str(repo_root() / "tests" / "hosts"),
-        f"--ansible-inventory={inventory}", "--connection=ansible", "--hosts=all", "-p", "no:cacheprovider",
+        # No --hosts: each test module names its host group (testinfra_hosts), the rest run on all hosts.
+        f"--ansible-inventory={inventory}", "--connection=ansible", "-p", "no:cacheprovider", "-n", "4",
         *(extra or []),
     ]  # fmt: skip
     env = {**os.environ, **ansible_env()}

@@ -1,0 +1,244 @@
+"""The EhrenamtsCloud host: Nextcloud with PostgreSQL, Redis, PHP-FPM, nginx and coturn (roles tls, postgresql,
+redis, php, nginx, nextcloud, coturn). Expected values come from the generated inventory."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import ssl
+from typing import Any
+
+import pytest
+
+testinfra_hosts = ["cloud"]
+
+# What the offline lab archive omits on purpose (vendor README); anything else integrity reports is real.
+LAB_ARCHIVE_OMISSIONS = (
+    "*.map", "dist/core-common.js", "core/fonts/NotoSans*.ttf", "core/skeleton/Nextcloud*",
+    "core/skeleton/Templates/Onboarding.odp", "core/skeleton/Templates/Photo*",
+)  # fmt: skip
+LAB_ARCHIVE_EXTRA = ("README.md",)
+LAB_ARCHIVE_LOG_ERROR = "Could not find resource core/js/common.js to load"  # the lab archive carries a one-line README.md at its root
+# Setup-check warnings that remain, each with its reason in playbooks/roles/nextcloud/README.md.
+EXPLAINED_WARNINGS = {
+    "OCA\\Settings\\SetupChecks\\JavaScriptSourceMaps",
+    "OCA\\Settings\\SetupChecks\\AppDirsWithDifferentOwner",
+    "OCA\\Settings\\SetupChecks\\PhpOutdated",
+}
+
+
+def occ(host: Any, *args: str) -> str:
+    with host.sudo():
+        return str(host.check_output("egov6-occ " + " ".join(args)))
+
+
+@pytest.mark.parametrize("service", ["postgresql", "redis-server", "php8.2-fpm", "nginx", "coturn"])
+def test_services_run(host: Any, service: str) -> None:
+    assert host.service(service).is_running, service
+    assert host.service(service).is_enabled, service
+
+
+def test_nextcloud_is_installed_and_not_in_debug(host: Any) -> None:
+    status = json.loads(occ(host, "status", "--output=json"))
+    assert status["installed"] and not status["maintenance"] and status["versionstring"] == "33.0.1"
+    assert occ(host, "config:system:get", "debug").strip() in ("", "false")
+
+
+def test_system_configuration(host: Any, inventory_vars: dict[str, Any]) -> None:
+    def get(key: str) -> Any:
+        return json.loads(occ(host, "config:system:get", key, "--output=json"))
+
+    assert get("trusted_domains") == [inventory_vars["nextcloud_domain"]]
+    assert get("overwrite.cli.url") == f"https://{inventory_vars['nextcloud_domain']}"
+    assert get("memcache.local") == "\\OC\\Memcache\\APCu"
+    assert get("memcache.locking") == "\\OC\\Memcache\\Redis"
+    assert get("default_phone_region") == "DE"
+    assert get("skeletondirectory") == ""
+    assert get("allowed_admin_ranges") == inventory_vars["nextcloud_admin_ranges"]
+    assert get("datadirectory") == inventory_vars["nextcloud_data_dir"]
+    assert not get("datadirectory").startswith("/var/www")  # data outside the web root
+
+
+def test_security_apps_and_policies(host: Any, inventory_vars: dict[str, Any]) -> None:
+    enabled = json.loads(occ(host, "app:list", "--output=json"))["enabled"]
+    for app in ("admin_audit", "password_policy", "twofactor_totp", "bruteforcesettings"):
+        assert app in enabled, app
+    assert "survey_client" not in enabled
+    assert json.loads(occ(host, "config:system:get", "twofactor_enforced_groups", "--output=json")) == ["admin"]
+    assert occ(host, "config:app:get", "core", "shareapi_enforce_links_password").strip() == "1"
+    assert occ(host, "config:app:get", "core", "shareapi_enforce_expire_date").strip() == "1"
+    if inventory_vars["nextcloud_server_side_encryption"]:
+        assert json.loads(occ(host, "encryption:status", "--output=json"))["enabled"] is True
+
+
+def test_background_jobs_ran_from_the_timer(host: Any) -> None:
+    assert host.service("nextcloud-cron.timer").is_running
+    assert occ(host, "config:app:get", "core", "backgroundjobs_mode").strip() == "cron"
+    with host.sudo():
+        shown = host.check_output("systemctl show nextcloud-cron.service -p Result -p ExecMainExitTimestampMonotonic")
+    values = dict(line.split("=", 1) for line in shown.splitlines())
+    assert values["Result"] == "success"
+    assert int(values["ExecMainExitTimestampMonotonic"]) > 0, "the timer has not run the jobs yet"
+
+
+def test_setupchecks_without_errors(host: Any) -> None:
+    with host.sudo():
+        out = host.run("egov6-occ setupchecks --output=json").stdout  # exits 1 when any check is not green
+    checks = json.loads(out)
+    found = {(c["severity"], name) for group in checks.values() for name, c in group.items()}
+    errors = {name for severity, name in found if severity == "error"}
+    # Code integrity fails only for the lab archive's documented omissions (checked in the next test).
+    assert errors <= {"OCA\\Settings\\SetupChecks\\CodeIntegrity"}, errors
+    warnings = {name for severity, name in found if severity == "warning"}
+    if "OCA\\LogReader\\SetupChecks\\LogErrors" in warnings:
+        # Every page view logs the missing dist/core-common.js of the lab archive; any other error is real.
+        assert _log_errors(host) <= {LAB_ARCHIVE_LOG_ERROR}, _log_errors(host)
+        warnings.discard("OCA\\LogReader\\SetupChecks\\LogErrors")
+    assert warnings <= EXPLAINED_WARNINGS, warnings - EXPLAINED_WARNINGS
+
+
+def _log_errors(host: Any) -> set[str]:
+    with host.sudo():
+        lines = host.file("/var/log/nextcloud/nextcloud.log").content_string.splitlines()
+    entries = [json.loads(line) for line in lines if line.strip()]
+    return {e["message"] for e in entries if e["level"] >= 3}
+
+
+def test_integrity_lists_only_the_lab_archive_omissions(host: Any) -> None:
+    with host.sudo():
+        out = host.run("egov6-occ integrity:check-core --output=json").stdout
+    result = json.loads(out) if out.strip() else {}
+    missing = set(result.get("FILE_MISSING", {}))
+    unexplained = {f for f in missing if not any(fnmatch.fnmatch(f, p) for p in LAB_ARCHIVE_OMISSIONS)}
+    assert unexplained == set()
+    assert set(result.get("EXTRA_FILE", {})) <= set(LAB_ARCHIVE_EXTRA)
+    # The omitted Noto fonts are Debian's copies (linked by the role): another build of the same font.
+    replaced = set(result.get("INVALID_HASH", {}))
+    assert replaced <= {"core/fonts/NotoSans-Regular.ttf", "core/fonts/NotoSans-Bold.ttf"}, replaced
+    for font in replaced:
+        assert host.file(f"/var/www/nextcloud/{font}").linked_to.startswith("/usr/share/fonts/truetype/noto/")
+    others = set(result) - {"FILE_MISSING", "EXTRA_FILE", "INVALID_HASH"}
+    assert others == set(), f"integrity problems beyond missing files: {others}"
+
+
+def test_database_and_cache_stay_local(host: Any) -> None:
+    with host.sudo():
+        sockets = host.socket.get_listening_sockets()
+    postgres = [s for s in sockets if s.endswith(":5432")]
+    assert postgres and all("127.0.0.1" in s or "::1" in s for s in postgres), postgres
+    assert not [s for s in sockets if s.endswith(":6379")], "Redis listens on TCP"
+    assert host.socket("unix:///run/redis/redis-server.sock").is_listening
+    hba = host.file("/etc/postgresql/15/main/pg_hba.conf").content_string
+    assert "trust" not in hba and "md5" not in hba
+
+
+def test_code_is_not_writable_by_the_web_server(host: Any) -> None:
+    for path in ("/var/www/nextcloud/lib", "/var/www/nextcloud/index.php", "/var/www/nextcloud/core"):
+        item = host.file(path)
+        assert item.user == "root", path
+        assert not item.mode & 0o002, path
+
+
+def _controller_tls(inventory_vars: dict[str, Any], version: ssl.TLSVersion) -> str | None:
+    """The cipher the cloud offers to the controller with exactly this TLS version, or None if refused."""
+    import socket
+    import warnings
+
+    warnings.filterwarnings("ignore", "ssl.TLSVersion.TLSv1_1 is deprecated", DeprecationWarning)
+    context = ssl.create_default_context(cafile=f"{inventory_vars['tls_ca_dir']}/ca.crt")
+    context.minimum_version = version
+    context.maximum_version = version
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    try:
+        with socket.create_connection((inventory_vars["ansible_host"], 443), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname=inventory_vars["nextcloud_domain"]) as tls:
+                cipher = tls.cipher()
+                return cipher[0] if cipher else None
+    except (ssl.SSLError, ConnectionResetError):
+        return None
+
+
+def test_tls_protocols_and_ciphers(inventory_vars: dict[str, Any]) -> None:
+    assert _controller_tls(inventory_vars, ssl.TLSVersion.TLSv1_1) is None
+    tls12 = _controller_tls(inventory_vars, ssl.TLSVersion.TLSv1_2)
+    assert tls12 and tls12.startswith(("ECDHE-", "DHE-")) and "GCM" in tls12, tls12
+    tls13 = _controller_tls(inventory_vars, ssl.TLSVersion.TLSv1_3)
+    assert tls13 in ("TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_AES_128_CCM_SHA256"), tls13
+
+
+def test_tls12_offers_no_cbc_chacha_or_rsa_key_exchange(host: Any, inventory_vars: dict[str, Any]) -> None:
+    address = inventory_vars["ansible_host"]
+    for cipher in ("AES256-SHA256", "ECDHE-RSA-AES256-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "AES128-GCM-SHA256"):
+        probe = host.backend.run_local(
+            f"openssl s_client -connect {address}:443 -tls1_2 -cipher {cipher} "
+            f"-servername {inventory_vars['nextcloud_domain']} </dev/null"
+        )
+        assert probe.rc != 0, f"{cipher} was accepted"
+
+
+def _fetch(host: Any, inventory_vars: dict[str, Any], url: str) -> str:
+    domain, address = inventory_vars["nextcloud_domain"], inventory_vars["ansible_host"]
+    result = host.backend.run_local(
+        f"curl -sS -D - -o /dev/null --cacert {inventory_vars['tls_ca_dir']}/ca.crt "
+        f"--resolve {domain}:443:{address} --resolve {domain}:80:{address} {url.format(domain=domain)}"
+    )
+    assert result.rc == 0, result.stderr
+    return str(result.stdout)
+
+
+def test_http_redirects_to_https(host: Any, inventory_vars: dict[str, Any]) -> None:
+    headers = _fetch(host, inventory_vars, "http://{domain}/login")
+    assert headers.startswith("HTTP/1.1 301")
+    assert re.search(r"(?im)^location: https://", headers)
+    assert not re.search(r"(?im)^server: nginx/", headers), "version banner"
+
+
+def test_security_headers(host: Any, inventory_vars: dict[str, Any]) -> None:
+    headers = _fetch(host, inventory_vars, "https://{domain}/login").lower()
+    hsts = re.search(r"strict-transport-security: max-age=(\d+)", headers)
+    assert hsts and int(hsts.group(1)) >= 15552000
+    assert "x-content-type-options: nosniff" in headers
+    assert "content-security-policy:" in headers
+    assert "referrer-policy: no-referrer" in headers
+    cookies = [line for line in headers.splitlines() if line.startswith("set-cookie:")]
+    assert cookies and all("secure" in c and "httponly" in c for c in cookies)
+    assert "x-powered-by" not in headers
+
+
+def test_coturn_listens_on_the_declared_ports_only(host: Any, inventory_vars: dict[str, Any]) -> None:
+    with host.sudo():
+        listening = host.check_output("ss -tulnpH | grep turnserver || true")
+    ports = {int(line.split()[4].rpartition(":")[2]) for line in listening.splitlines() if line.strip()}
+    relays = range(inventory_vars["coturn_relay_min"], inventory_vars["coturn_relay_max"] + 1)
+    # Relay sockets of live allocations sit in the declared relay range; nothing else may listen.
+    assert {p for p in ports if p not in relays} == {inventory_vars["coturn_port"], inventory_vars["coturn_tls_port"]}
+    conf = host.file("/etc/turnserver.conf")
+    assert conf.mode == 0o640
+    with host.sudo():
+        text = conf.content_string
+    assert "use-auth-secret" in text and "no-cli" in text and "\nuser=" not in text
+
+
+def test_turn_allocation_from_the_controller(host: Any, inventory_vars: dict[str, Any]) -> None:
+    """turnutils_uclient (Debian coturn, on the controller) allocates a relay with REST-API credentials."""
+    import shutil
+    import subprocess
+
+    if shutil.which("turnutils_uclient") is None:
+        pytest.skip("turnutils_uclient is not installed on the controller (scripts/bootstrap installs coturn)")
+    with host.sudo():
+        conf = host.file("/etc/turnserver.conf").content_string
+    secret = re.search(r"static-auth-secret=(\S+)", conf)
+    assert secret
+    done = subprocess.run(  # noqa: S603 fixed client
+        ["turnutils_uclient", "-y", "-n", "5", "-m", "1", "-W", secret.group(1), "-u", "egov6-test",
+         "-p", str(inventory_vars["coturn_port"]), inventory_vars["ansible_host"]],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    totals = re.findall(r"start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", output)
+    assert totals, output[-2000:]
+    sent, received = map(int, totals[-1])
+    assert sent > 0 and received == sent, output[-2000:]  # every message came back through the relays
+    assert "Total lost packets 0 " in output
