@@ -85,8 +85,11 @@ def test_ocs_share_to_the_club_group(owner: User, member: User) -> None:
     owner.request("PUT", owner.files("Vereinsordner/Protokoll.txt"), body=b"Jahreshauptversammlung\n")
     shares = owner.ocs("GET", "apps/files_sharing/api/v1/shares")
     if not any(s.get("share_with") == CLUB and s.get("path") == "/Vereinsordner" for s in shares["data"]):
-        created = owner.ocs("POST", "apps/files_sharing/api/v1/shares",
-                            {"path": "/Vereinsordner", "shareType": "1", "shareWith": CLUB, "permissions": "31"})
+        created = owner.ocs(
+            "POST",
+            "apps/files_sharing/api/v1/shares",
+            {"path": "/Vereinsordner", "shareType": "1", "shareWith": CLUB, "permissions": "31"},
+        )
         assert created["http_status"] == 200, created["meta"]
         assert created["data"]["share_with"] == CLUB
     seen = member.request("GET", member.files("Vereinsordner/Protokoll.txt"))
@@ -96,8 +99,11 @@ def test_ocs_share_to_the_club_group(owner: User, member: User) -> None:
 def test_public_link_needs_a_password(owner: User) -> None:
     refused = owner.ocs("POST", "apps/files_sharing/api/v1/shares", {"path": "/Vereinsordner", "shareType": "3"})
     assert refused["http_status"] in (400, 403), refused["meta"]
-    allowed = owner.ocs("POST", "apps/files_sharing/api/v1/shares",
-                        {"path": "/Vereinsordner", "shareType": "3", "password": secrets.token_urlsafe(16)})
+    allowed = owner.ocs(
+        "POST",
+        "apps/files_sharing/api/v1/shares",
+        {"path": "/Vereinsordner", "shareType": "3", "password": secrets.token_urlsafe(16)},
+    )
     assert allowed["http_status"] == 200, allowed["meta"]
     assert allowed["data"]["expiration"], "a public link without expiry date"
     owner.ocs("DELETE", f"apps/files_sharing/api/v1/shares/{allowed['data']['id']}")
@@ -106,18 +112,31 @@ def test_public_link_needs_a_password(owner: User) -> None:
 def test_caldav_event_in_a_shared_calendar(owner: User, member: User) -> None:
     calendar = f"/remote.php/dav/calendars/{owner.name}/vereinstermine/"
     if owner.request("PROPFIND", calendar, headers={"Depth": "0"}).status == 404:
-        made = owner.request("MKCALENDAR", calendar, body=(
-            '<?xml version="1.0"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
-            "<d:set><d:prop><d:displayname>Vereinstermine</d:displayname></d:prop></d:set></c:mkcalendar>"))
+        made = owner.request(
+            "MKCALENDAR",
+            calendar,
+            body=(
+                '<?xml version="1.0"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+                "<d:set><d:prop><d:displayname>Vereinstermine</d:displayname></d:prop></d:set></c:mkcalendar>"
+            ),
+        )
         assert made.status == 201, made.status
-    shared = owner.request("POST", calendar, headers={"Content-Type": "application/xml"}, body=(
-        '<?xml version="1.0"?><o:share xmlns:d="DAV:" xmlns:o="http://owncloud.org/ns"><o:set>'
-        f"<d:href>principal:principals/groups/{CLUB}</d:href><o:read-write/></o:set></o:share>"))
+    shared = owner.request(
+        "POST",
+        calendar,
+        headers={"Content-Type": "application/xml"},
+        body=(
+            '<?xml version="1.0"?><o:share xmlns:d="DAV:" xmlns:o="http://owncloud.org/ns"><o:set>'
+            f"<d:href>principal:principals/groups/{CLUB}</d:href><o:read-write/></o:set></o:share>"
+        ),
+    )
     assert shared.status in (200, 204), shared.status
     uid = f"egov6-{secrets.token_hex(6)}"
-    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//egov6//e2e//DE\r\nBEGIN:VEVENT\r\n"
-             f"UID:{uid}\r\nDTSTAMP:20261126T120000Z\r\nDTSTART:20261205T180000Z\r\nDTEND:20261205T200000Z\r\n"
-             "SUMMARY:Vorstandssitzung\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    event = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//egov6//e2e//DE\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261126T120000Z\r\nDTSTART:20261205T180000Z\r\nDTEND:20261205T200000Z\r\n"
+        "SUMMARY:Vorstandssitzung\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
     # The member writes into the club calendar through their own view of the share …
     member_view = f"/remote.php/dav/calendars/{member.name}/vereinstermine_shared_by_{owner.name}/{uid}.ics"
     put = member.request("PUT", member_view, body=event, headers={"Content-Type": "text/calendar"})

@@ -19,7 +19,9 @@ LAB_ARCHIVE_OMISSIONS = (
     "core/skeleton/Templates/Onboarding.odp", "core/skeleton/Templates/Photo*",
 )  # fmt: skip
 LAB_ARCHIVE_EXTRA = ("README.md",)
-LAB_ARCHIVE_LOG_ERROR = "Could not find resource core/js/common.js to load"  # the lab archive carries a one-line README.md at its root
+LAB_ARCHIVE_LOG_ERROR = (
+    "Could not find resource core/js/common.js to load"  # the lab archive carries a one-line README.md at its root
+)
 # Setup-check warnings that remain, each with its reason in playbooks/roles/nextcloud/README.md.
 EXPLAINED_WARNINGS = {
     "OCA\\Settings\\SetupChecks\\JavaScriptSourceMaps",
@@ -151,10 +153,12 @@ def _controller_tls(inventory_vars: dict[str, Any], version: ssl.TLSVersion) -> 
     context.maximum_version = version
     context.set_ciphers("ALL:@SECLEVEL=0")
     try:
-        with socket.create_connection((inventory_vars["ansible_host"], 443), timeout=5) as raw:
-            with context.wrap_socket(raw, server_hostname=inventory_vars["nextcloud_domain"]) as tls:
-                cipher = tls.cipher()
-                return cipher[0] if cipher else None
+        with (
+            socket.create_connection((inventory_vars["ansible_host"], 443), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname=inventory_vars["nextcloud_domain"]) as tls,
+        ):
+            cipher = tls.cipher()
+            return cipher[0] if cipher else None
     except (ssl.SSLError, ConnectionResetError):
         return None
 
@@ -231,7 +235,7 @@ def test_turn_allocation_from_the_controller(host: Any, inventory_vars: dict[str
         conf = host.file("/etc/turnserver.conf").content_string
     secret = re.search(r"static-auth-secret=(\S+)", conf)
     assert secret
-    done = subprocess.run(  # noqa: S603 fixed client
+    done = subprocess.run(
         ["turnutils_uclient", "-y", "-n", "5", "-m", "1", "-W", secret.group(1), "-u", "egov6-test",
          "-p", str(inventory_vars["coturn_port"]), inventory_vars["ansible_host"]],
         capture_output=True, text=True, timeout=60, check=False,

@@ -1,0 +1,29 @@
+"""Role contracts: every default is documented, and argument_specs and READMEs match the defaults."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = sorted(p for p in (ROOT / "playbooks" / "roles").iterdir() if p.is_dir())
+
+
+def test_role_docs_are_generated_from_the_current_defaults() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "role_docs.py"), "--check"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_role_has_its_contract_and_prefixed_variables() -> None:
+    for role in ROLES:
+        defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text(encoding="utf-8")) or {}
+        spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+        options = spec["argument_specs"]["main"]["options"]
+        assert list(options) == list(defaults), role.name
+        assert all(name.startswith(f"{role.name}_") for name in defaults), role.name
+        assert (role / "README.md").read_text(encoding="utf-8").count("`" + next(iter(defaults)) + "`") >= 1
