@@ -18,9 +18,13 @@ LAB_ARCHIVE_OMISSIONS = (
     "*.map", "dist/core-common.js", "core/fonts/NotoSans*.ttf", "core/skeleton/Nextcloud*",
     "core/skeleton/Templates/Onboarding.odp", "core/skeleton/Templates/Photo*",
 )  # fmt: skip
-LAB_ARCHIVE_EXTRA = ("README.md",)
-LAB_ARCHIVE_LOG_ERROR = (
-    "Could not find resource core/js/common.js to load"  # the lab archive carries a one-line README.md at its root
+LAB_ARCHIVE_EXTRA = ("README.md",)  # the lab archive carries a one-line README.md at its root
+LAB_ARCHIVE_LOG_ERROR = "Could not find resource core/js/common.js to load"
+# Errors a fresh Nextcloud 33 logs once while it installs and runs its first background jobs (role README).
+FRESH_INSTALL_LOG_ERRORS = (
+    "Could not boot encryption: No such file or directory",
+    "Could not boot webhook_listeners: No such file or directory",
+    "Error while running background job OCA\\Theming\\Jobs\\MigrateBackgroundImages *",
 )
 # Setup-check warnings that remain, each with its reason in playbooks/roles/nextcloud/README.md.
 EXPLAINED_WARNINGS = {
@@ -95,7 +99,9 @@ def test_setupchecks_without_errors(host: Any) -> None:
     warnings = {name for severity, name in found if severity == "warning"}
     if "OCA\\LogReader\\SetupChecks\\LogErrors" in warnings:
         # Every page view logs the missing dist/core-common.js of the lab archive; any other error is real.
-        assert _log_errors(host) <= {LAB_ARCHIVE_LOG_ERROR}, _log_errors(host)
+        explained = (LAB_ARCHIVE_LOG_ERROR, *FRESH_INSTALL_LOG_ERRORS)
+        unexplained = {m for m in _log_errors(host) if not any(fnmatch.fnmatch(m, p) for p in explained)}
+        assert unexplained == set(), unexplained
         warnings.discard("OCA\\LogReader\\SetupChecks\\LogErrors")
     assert warnings <= EXPLAINED_WARNINGS, warnings - EXPLAINED_WARNINGS
 

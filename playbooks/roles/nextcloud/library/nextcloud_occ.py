@@ -45,7 +45,8 @@ def set_system(module: AnsibleModule, settings: dict) -> list[str]:
     for key, wanted in settings.items():
         rc, out, _ = occ(module, ["config:system:get", key, "--output=json"])
         current = json.loads(out) if rc == 0 and out.strip() else None
-        if current == wanted or (current is None and wanted in ([], {}, "")):
+        # An empty list is the same as no key; an empty string is not (skeletondirectory "" means "none").
+        if current == wanted or (current is None and wanted in ([], {})):
             continue
         changed.append(key)
         if module.check_mode:
