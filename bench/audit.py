@@ -10,15 +10,8 @@ from typing import Any
 from egov6.audit.render import FORMATS, render
 from egov6.audit.report import build_report
 from egov6.config.loader import read_stack_file, stack_path
+from egov6.config.scaled import scaled
 from egov6.hetzner.evaluate import evaluate
-
-
-def scaled(data: dict[str, Any], hosts: int) -> dict[str, Any]:
-    data = copy.deepcopy(data)
-    data["hosts"]["cloud"]["count"] = hosts - hosts // 2
-    data["hosts"]["flow"]["count"] = hosts // 2
-    data["network"] = {"ip_range": "10.60.0.0/16", "subnet": "10.60.0.0/20"}
-    return data
 
 
 def report_seconds(data: dict[str, Any], stack: str, repeat: int) -> tuple[float, float, int]:

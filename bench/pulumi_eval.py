@@ -14,18 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from egov6.config.loader import read_stack_file, stack_path
+from egov6.config.scaled import scaled
 from egov6.hetzner.evaluate import evaluate
 from egov6.policies import evaluate_policies
 
 REPEAT = 5
-
-
-def scaled(data: dict[str, Any], hosts: int) -> dict[str, Any]:
-    data = copy.deepcopy(data)
-    data["hosts"]["cloud"]["count"] = hosts - hosts // 2
-    data["hosts"]["flow"]["count"] = hosts // 2
-    data["network"] = {"ip_range": "10.60.0.0/16", "subnet": "10.60.0.0/20"}
-    return data
 
 
 def timed(data: dict[str, Any], stack: str, repeat: int = REPEAT) -> tuple[float, int]:

@@ -46,12 +46,3 @@ def write_stack(tmp_path: Path) -> StackWriter:
         return path
 
     return write
-
-
-def scaled(data: dict[str, Any], hosts: int) -> dict[str, Any]:
-    """A production-like stack with ``hosts`` hosts (cloud and flow split evenly)."""
-    data = copy.deepcopy(data)
-    data["hosts"]["cloud"]["count"] = hosts - hosts // 2
-    data["hosts"]["flow"]["count"] = hosts // 2
-    data["network"] = {"ip_range": "10.60.0.0/16", "subnet": "10.60.0.0/20"}
-    return data

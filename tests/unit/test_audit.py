@@ -124,7 +124,7 @@ def test_markdown_has_a_mermaid_diagram(report: dict[str, Any]) -> None:
 
 
 def test_scaled_stack_diagram_groups_hosts_by_role(production_data: dict[str, Any]) -> None:
-    from .conftest import scaled
+    from egov6.config.scaled import scaled
 
     data = scaled(production_data, 120)
     report = build_report(copy.deepcopy(data), evaluate(copy.deepcopy(data), "scaled"), "scaled")

@@ -6,13 +6,12 @@ import ipaddress
 from collections import Counter
 from typing import Any
 
+from egov6.config.scaled import scaled
 from egov6.config.schema import GERMAN_LOCATIONS
 from egov6.declared import Declaration
 from egov6.hetzner.evaluate import evaluate
 from egov6.policies.rules import REQUIRED_LABELS
 from egov6.topology import ANYWHERE, INTERNAL_PORTS
-
-from .conftest import scaled
 
 EXPECTED_PRODUCTION = {
     "Network": 1, "NetworkSubnet": 1, "Firewall": 2, "SshKey": 2, "PlacementGroup": 1,
