@@ -18,6 +18,11 @@ def vendor_dir() -> Path:
     return Path(configured) if configured else repo_root().parent / "shared" / "vendor"
 
 
+def cache_dir() -> Path:
+    """The controller's cache kept across labs and stacks: the lab base image, builds from release archives."""
+    return Path(os.environ.get("EGOV6_CACHE_DIR", "/var/cache/egov6"))
+
+
 def vendored(name: str) -> tuple[Path, str]:
     """The archive's path and its sha256 from SHA256SUMS; a clear error if either is missing."""
     folder = vendor_dir()

@@ -6,10 +6,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import ssl
 from typing import Any
 
 import pytest
+
+from tests.hosts.web import assert_modern_tls_only, fetch
 
 testinfra_hosts = ["cloud"]
 
@@ -150,33 +151,8 @@ def test_code_is_not_writable_by_the_web_server(host: Any) -> None:
         assert not item.mode & 0o002, path
 
 
-def _controller_tls(inventory_vars: dict[str, Any], version: ssl.TLSVersion) -> str | None:
-    """The cipher the cloud offers to the controller with exactly this TLS version, or None if refused."""
-    import socket
-    import warnings
-
-    warnings.filterwarnings("ignore", "ssl.TLSVersion.TLSv1_1 is deprecated", DeprecationWarning)
-    context = ssl.create_default_context(cafile=f"{inventory_vars['tls_ca_dir']}/ca.crt")
-    context.minimum_version = version
-    context.maximum_version = version
-    context.set_ciphers("ALL:@SECLEVEL=0")
-    try:
-        with (
-            socket.create_connection((inventory_vars["ansible_host"], 443), timeout=5) as raw,
-            context.wrap_socket(raw, server_hostname=inventory_vars["nextcloud_domain"]) as tls,
-        ):
-            cipher = tls.cipher()
-            return cipher[0] if cipher else None
-    except (ssl.SSLError, ConnectionResetError):
-        return None
-
-
 def test_tls_protocols_and_ciphers(inventory_vars: dict[str, Any]) -> None:
-    assert _controller_tls(inventory_vars, ssl.TLSVersion.TLSv1_1) is None
-    tls12 = _controller_tls(inventory_vars, ssl.TLSVersion.TLSv1_2)
-    assert tls12 and tls12.startswith(("ECDHE-", "DHE-")) and "GCM" in tls12, tls12
-    tls13 = _controller_tls(inventory_vars, ssl.TLSVersion.TLSv1_3)
-    assert tls13 in ("TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_AES_128_CCM_SHA256"), tls13
+    assert_modern_tls_only(inventory_vars, inventory_vars["nextcloud_domain"])
 
 
 def test_tls12_offers_no_cbc_chacha_or_rsa_key_exchange(host: Any, inventory_vars: dict[str, Any]) -> None:
@@ -190,13 +166,7 @@ def test_tls12_offers_no_cbc_chacha_or_rsa_key_exchange(host: Any, inventory_var
 
 
 def _fetch(host: Any, inventory_vars: dict[str, Any], url: str) -> str:
-    domain, address = inventory_vars["nextcloud_domain"], inventory_vars["ansible_host"]
-    result = host.backend.run_local(
-        f"curl -sS -D - -o /dev/null --cacert {inventory_vars['tls_ca_dir']}/ca.crt "
-        f"--resolve {domain}:443:{address} --resolve {domain}:80:{address} {url.format(domain=domain)}"
-    )
-    assert result.rc == 0, result.stderr
-    return str(result.stdout)
+    return fetch(host, inventory_vars, inventory_vars["nextcloud_domain"], url)
 
 
 def test_http_redirects_to_https(host: Any, inventory_vars: dict[str, Any]) -> None:

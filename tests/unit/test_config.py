@@ -71,6 +71,16 @@ BROKEN: list[tuple[str, str, Any, str, str]] = [
     ("lab settings on production", "lab", {"bridge": "br-x"}, "egov6:lab", "only lab stacks"),
     ("too many hosts for subnet", "hosts.cloud.count", 300, "egov6:network.subnet", "holds"),
     ("old unsupported image", "hosts.flow.image", "ubuntu-16.04", "egov6:hosts.flow.image", "pattern"),
+    ("flow hosts without an engine", "workflow", DELETE, "egov6:workflow", "flow hosts"),
+    ("demo OpenID provider in production", "workflow.openid", {"provider": "builtin", "users": [
+        {"name": "designer1", "role": "designer"}]}, "egov6:workflow.openid.provider", "lab only"),
+    ("external provider without issuer", "workflow.openid.issuer", DELETE, "egov6:workflow.openid", "issuer"),
+    ("workflow role unknown", "workflow.openid", {"provider": "builtin", "users": [
+        {"name": "x1", "role": "admin"}]}, "egov6:workflow.openid.users[0].role", "designer"),
+    ("engine from the vendor folder in production", "workflow.engine",
+     {"source": "vendor", "archive": "spiff-arena-3.0.0.tar.zst"}, "egov6:workflow.engine.source", "upstream"),
+    ("upstream engine over http", "workflow.engine.archive", "http://example.org/v3.0.0.tar.gz",
+     "egov6:workflow.engine", "https"),
 ]  # fmt: skip
 
 

@@ -183,13 +183,20 @@ def _summary(topology: Topology, seconds: float) -> None:
     table = Table(title=f"lab {topology.stack} is up and verified ({seconds:.0f} s)")
     for column in ("host", "role", "address", "runs", "reach it with"):
         table.add_column(column)
-    runs = {"cloud": "base (Nextcloud: next issue)", "flow": "base (workflow engine: next issue)",
-            "backup": "base (borg: next issue)"}  # fmt: skip
-    ssh_config = LabPaths(topology.stack).ssh_config.relative_to(repo_root())
+    runs = {"cloud": "Nextcloud (PostgreSQL, Redis, PHP-FPM, nginx), coturn",
+            "flow": "SpiffArena API + scheduler, PostgreSQL, nginx", "backup": "base role (borg: not yet)"}  # fmt: skip
+    paths = LabPaths(topology.stack)
+    ssh_config = paths.ssh_config.relative_to(repo_root())
     for host in topology.hosts:
-        table.add_row(host.name, host.role, host.private_ip, runs[host.role], f"ssh -F {ssh_config} {host.name}")
+        reach = f"ssh -F {ssh_config} {host.name}"
+        if host.role in ("cloud", "flow"):
+            reach = f"https://{cfg.fqdn(host.role)} (→ {host.private_ip})\n{reach}"
+        table.add_row(host.name, host.role, host.private_ip, runs[host.role], reach)
     console.print(table)
-    console.print(f"domain {cfg.domain}; tear down with `egov6 lab down {topology.stack}`")
+    local = paths.local.relative_to(repo_root())
+    console.print(f"domain {cfg.domain}: map the names to the addresses (/etc/hosts) and trust {local}/ca/ca.crt;")
+    console.print(f"workflow users' passwords: {local}/secrets/spiffworkflow-user-*")
+    console.print(f"tear down with `egov6 lab down {topology.stack}`")
 
 
 __all__ = ["Path", "converge", "lab_app", "lab_main_job", "verify"]

@@ -141,23 +141,61 @@ class DnsConfig(Strict):
     flow: str = Field("flow", pattern=r"^[a-z0-9-]{1,63}$", description="Name of the workflow engine")
 
 
-class NextcloudConfig(Strict):
-    version: str = Field("33.0.1", pattern=r"^\d+\.\d+\.\d+$")
+class ReleaseArchive(Strict):
+    """Where an upstream release comes from: the offline vendor folder (lab, CI) or upstream, verified."""
+
     source: Literal["vendor", "upstream"] = Field(
         description="vendor: a file of the offline vendor folder (lab, CI); upstream: download and verify"
     )
     archive: str = Field(min_length=5, description="vendor: file name; upstream: https URL of the release")
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="upstream: pinned checksum")
-    club_quota_gb: int = Field(1024, ge=1, le=10240, description="Quota of each club's space")
-    app_store: bool = Field(True, description="Install Talk, Calendar, Contacts from the app store")
 
     @model_validator(mode="after")
-    def _source(self) -> NextcloudConfig:
+    def _source(self) -> ReleaseArchive:
         if self.source == "upstream" and not self.archive.startswith("https://"):
             raise ValueError("an upstream archive is an https:// URL")
         if self.source == "vendor" and "/" in self.archive:
             raise ValueError("a vendor archive is a file name inside the vendor folder (EGOV6_VENDOR_DIR)")
         return self
+
+
+class NextcloudConfig(ReleaseArchive):
+    version: str = Field("33.0.1", pattern=r"^\d+\.\d+\.\d+$")
+    club_quota_gb: int = Field(1024, ge=1, le=10240, description="Quota of each club's space")
+    app_store: bool = Field(True, description="Install Talk, Calendar, Contacts from the app store")
+
+
+class WorkflowUser(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,31}$", description="Login of a built-in OpenID user")]
+    role: Literal["designer", "clerk"]
+
+
+class OpenIdConfig(Strict):
+    provider: Literal["builtin", "external"] = Field(
+        description="builtin: the engine's own demo provider (lab only); external: an OpenID Connect provider"
+    )
+    issuer: str | None = Field(None, pattern=r"^https://\S+$", description="external: the provider's issuer URL")
+    client_id: str | None = Field(None, min_length=1, description="external: client id registered there")
+    users: list[WorkflowUser] = Field(default_factory=list, description="builtin: users egov6 generates")
+
+    @model_validator(mode="after")
+    def _provider(self) -> OpenIdConfig:
+        if self.provider == "external" and not (self.issuer and self.client_id):
+            raise ValueError("an external provider needs issuer and client_id (the secret comes from the environment)")
+        if self.provider == "builtin" and not self.users:
+            raise ValueError("the built-in provider needs at least one user")
+        return self
+
+
+class WorkflowConfig(Strict):
+    version: str = Field("3.0.0", pattern=r"^\d+\.\d+\.\d+$")
+    engine: ReleaseArchive = Field(description="SpiffArena release (backend, frontend)")
+    connector_command: ReleaseArchive = Field(description="spiffworkflow-connector-command (not on PyPI)")
+    modeler: ReleaseArchive | None = Field(
+        None, description="bpmn-js-spiffworkflow npm tarball when the frontend's git dependency is out of reach"
+    )
+    openid: OpenIdConfig
+    workers: int = Field(2, ge=1, le=32, description="API server worker processes")
 
 
 class TlsConfig(Strict):
@@ -181,6 +219,7 @@ class StackConfig(Strict):
     turn: TurnConfig = TurnConfig()
     encryption: EncryptionConfig
     nextcloud: NextcloudConfig
+    workflow: WorkflowConfig | None = None
     tls: TlsConfig
     processing: ProcessingConfig
     allow_locations_outside_germany: bool = Field(
@@ -244,6 +283,12 @@ def _service_problems(cfg: StackConfig) -> list[tuple[str, str]]:
         problems.append(("tls.acme_email", "required for acme (expiry notices)"))
     if cfg.environment == "production" and cfg.nextcloud.source != "upstream":
         problems.append(("nextcloud.source", "production installs the upstream release"))
+    if "flow" in cfg.hosts and cfg.workflow is None:
+        problems.append(("workflow", "flow hosts are declared, but not the workflow engine they run"))
+    if cfg.workflow and cfg.workflow.openid.provider == "builtin" and cfg.environment != "lab":
+        problems.append(("workflow.openid.provider", "the built-in OpenID provider is for the lab only"))
+    if cfg.workflow and cfg.environment == "production" and cfg.workflow.engine.source != "upstream":
+        problems.append(("workflow.engine.source", "production installs the upstream release"))
     if cfg.processing.dpa_reviewed < cfg.processing.dpa_signed:
         problems.append(("processing.dpa_reviewed", "review date lies before the signing date"))
     return problems

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from egov6.config.loader import repo_root
+from egov6.vendor import cache_dir
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class LabPaths:
     @property
     def cache(self) -> Path:
         """The base image and the downloaded packages, kept across labs."""
-        return Path(os.environ.get("EGOV6_CACHE_DIR", "/var/cache/egov6"))
+        return cache_dir()
 
     @property
     def image(self) -> Path:
