@@ -73,7 +73,8 @@ class Flow:
         form = {key: values[0] for key, values in parse_qs(auth.query).items()}
         form |= {"Uname": user, "Pass": password if password is not None else self.password(user)}
         form_headers = {"Host": self.domain, "Content-Type": "application/x-www-form-urlencoded"}
-        submitted = http.request("POST", "/openid/form_submit", body=urlencode(form), headers=form_headers,
+        submit = auth.path.rsplit("/", 1)[0] + "/form_submit"  # beside the provider's login page
+        submitted = http.request("POST", submit, body=urlencode(form), headers=form_headers,
                                  redirect=False)  # fmt: skip
         if submitted.status == 200:  # the login form again, with its error
             assert b"Login failed" in submitted.data

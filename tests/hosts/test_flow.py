@@ -54,7 +54,7 @@ def test_demo_token_endpoint_refused_from_outside(host: Any, inventory_vars: dic
     if inventory_vars["spiffworkflow_openid_provider"] != "builtin":
         pytest.skip("an external OpenID provider issues the tokens")
     domain = inventory_vars["spiffworkflow_domain"]
-    headers = fetch(host, inventory_vars, domain, "https://{domain}/openid/token", method="POST")
+    headers = fetch(host, inventory_vars, domain, "https://{domain}/api/openid/token", method="POST")
     assert headers.startswith("HTTP/2 403"), headers.splitlines()[0]
 
 

@@ -103,8 +103,9 @@ def main() -> int:
     run(*pip, "wheel", "--quiet", "--wheel-dir", wheels, "--requirement", work / "requirements.txt")
     step(f"wheelhouse: {len(list(wheels.glob('*.whl')))} wheels")
 
-    # The backend runs from its source tree (a wheel of it misses api.yml).
-    shutil.copytree(backend, release / "backend", ignore=shutil.ignore_patterns("tests", "local_wheels", "*.log"))
+    # The backend runs from its source tree (a wheel of it misses api.yml); its web entry point imports a helper
+    # from tests/, so that folder stays.
+    shutil.copytree(backend, release / "backend", ignore=shutil.ignore_patterns("local_wheels", "*.log"))
     step("building the frontend with npm")
     build_frontend(source / "spiffworkflow-frontend", args.modeler.resolve() if args.modeler else None,
                    release / "frontend")  # fmt: skip
