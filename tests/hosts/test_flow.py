@@ -22,10 +22,19 @@ def test_services_run(host: Any, service: str) -> None:
     assert host.service(service).is_enabled, service
 
 
-def test_engine_and_database_listen_on_loopback_only(host: Any, inventory_vars: dict[str, Any]) -> None:
+def engine_ports(host: Any) -> set[int]:
+    """The TCP ports the engine's API server (gunicorn) listens on."""
+    with host.sudo():
+        listing = host.check_output("ss -Hltnp")
+    ports = {int(line.split()[3].rsplit(":", 1)[1]) for line in listing.splitlines() if '"gunicorn"' in line}
+    assert ports, "the API server listens nowhere"
+    return ports
+
+
+def test_engine_and_database_listen_on_loopback_only(host: Any) -> None:
     with host.sudo():
         sockets = host.socket.get_listening_sockets()
-    for port in (inventory_vars["spiffworkflow_port"], 5432):
+    for port in engine_ports(host) | {5432}:
         found = [s for s in sockets if s.endswith(f":{port}")]
         assert found and all("127.0.0.1" in s or "::1" in s for s in found), found
 
@@ -34,7 +43,7 @@ def test_engine_and_database_unreachable_from_the_other_hosts(host: Any, invento
     """The cloud host (same private network) cannot open the engine's or the database's port."""
     cloud = host.get_host(f"ansible://{next(iter(inventory_vars['groups']['cloud']))}",
                           ansible_inventory=host.backend.ansible_inventory)  # fmt: skip
-    for port in (inventory_vars["spiffworkflow_port"], 5432):
+    for port in engine_ports(host) | {5432}:
         probe = cloud.run(f"timeout 3 bash -c '</dev/tcp/{inventory_vars['egov6_private_ip']}/{port}'")
         assert probe.rc != 0, f"port {port} of the flow host is reachable from the cloud host"
 
