@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import secrets
+from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM, MISSING, chromium
 from tests.e2e.cloud_client import Cloud
 from tests.e2e.flow_client import MODEL, Flow, Session
 
@@ -106,3 +108,15 @@ def test_only_designers_change_process_models(clerk: Session, designer: Session)
     assert status == 403
     status, _ = clerk.call("POST", "/process-groups", {"id": "clerk-group", "display_name": "not allowed"})
     assert status == 403
+
+
+def test_browser_loads_the_frontend_and_reaches_the_sign_in_page(flow: Flow, tmp_path: Path) -> None:
+    """In a real browser the built frontend runs, finds the API on its own origin and sends the user to the
+    provider's sign-in form (the browser trusts exactly the flow host's certificate)."""
+    if CHROMIUM is None:
+        pytest.skip(MISSING)
+    page = chromium(tmp_path / "profile", f"--host-resolver-rules=MAP {flow.domain} {flow.address}",
+                    f"--ignore-certificate-errors-spki-list={flow.spki_pin()}", "--virtual-time-budget=20000",
+                    "--dump-dom", f"https://{flow.domain}/")  # fmt: skip
+    assert page.returncode == 0, page.stderr[-2000:]
+    assert 'name="Uname"' in page.stdout and 'name="Pass"' in page.stdout, page.stdout[-2000:]
