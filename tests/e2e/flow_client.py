@@ -7,8 +7,6 @@ the cloud client it talks to the flow host's address with the service's name for
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -30,7 +28,6 @@ class Flow:
     domain: str
     address: str
     ca: Path
-    certificate: Path  # the flow host's certificate as the lab CA signed it (on the controller)
     secrets: Path
     users: dict[str, str]  # login → role
     towns: tuple[str, ...]  # the stack's town slugs (the eligibility table's rows)
@@ -39,22 +36,12 @@ class Flow:
     def of_lab(cls, stack: str = "lab") -> Flow:
         folder = inventory_dir(stack)
         hosts = yaml.safe_load((folder / "hosts.yml").read_text(encoding="utf-8"))
-        name, host_vars = next(iter(hosts["all"]["children"]["flow"]["hosts"].items()))
+        _, host_vars = next(iter(hosts["all"]["children"]["flow"]["hosts"].items()))
         flow = yaml.safe_load((folder / "group_vars" / "flow" / "egov6.yml").read_text(encoding="utf-8"))
-        ca_dir = Path(flow["tls_ca_dir"])
-        return cls(flow["spiffworkflow_domain"], host_vars["ansible_host"], ca_dir / "ca.crt", ca_dir / f"{name}.crt",
+        return cls(flow["spiffworkflow_domain"], host_vars["ansible_host"], Path(flow["tls_ca_dir"]) / "ca.crt",
                    Path(flow["egov6_secrets_dir"]),
                    {u["name"]: u["role"] for u in flow["spiffworkflow_users"]},
                    tuple(t["slug"] for t in flow["spiffworkflow_towns"]))  # fmt: skip
-
-    def spki_pin(self) -> str:
-        """base64 sha256 of the host key (as browsers pin it), so a browser trusts exactly this certificate."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        key = x509.load_pem_x509_certificate(self.certificate.read_bytes()).public_key()
-        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
     def user(self, role: str) -> str:
         return next(name for name, has in self.users.items() if has == role)

@@ -5,12 +5,11 @@ rejected for a seat outside the towns — plus sign-in and the designer/clerk pe
 from __future__ import annotations
 
 import json
+import re
 import secrets
-from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, MISSING, chromium
 from tests.e2e.cloud_client import Cloud
 from tests.e2e.flow_client import MODEL, Flow, Session
 
@@ -110,13 +109,12 @@ def test_only_designers_change_process_models(clerk: Session, designer: Session)
     assert status == 403
 
 
-def test_browser_loads_the_frontend_and_reaches_the_sign_in_page(flow: Flow, tmp_path: Path) -> None:
-    """In a real browser the built frontend runs, finds the API on its own origin and sends the user to the
-    provider's sign-in form (the browser trusts exactly the flow host's certificate)."""
-    if CHROMIUM is None:
-        pytest.skip(MISSING)
-    page = chromium(tmp_path / "profile", f"--host-resolver-rules=MAP {flow.domain} {flow.address}",
-                    f"--ignore-certificate-errors-spki-list={flow.spki_pin()}", "--virtual-time-budget=20000",
-                    "--dump-dom", f"https://{flow.domain}/")  # fmt: skip
-    assert page.returncode == 0, page.stderr[-2000:]
-    assert 'name="Uname"' in page.stdout and 'name="Pass"' in page.stdout, page.stdout[-2000:]
+def test_frontend_and_its_bundle_are_served_on_the_engine_origin(flow: Flow) -> None:
+    """The page a browser gets, and the script bundle it names, come from the same origin as the API."""
+    http = flow.pool()
+    page = http.request("GET", "/", headers={"Host": flow.domain})
+    assert page.status == 200
+    bundles = re.findall(r'<script type="module" crossorigin src="(/assets/[^"]+\.js)"', page.data.decode())
+    assert bundles, "index.html names no script bundle"
+    bundle = http.request("GET", bundles[0], headers={"Host": flow.domain})
+    assert bundle.status == 200 and b"/api" in bundle.data
