@@ -99,13 +99,14 @@ def write_inventory(topology: Topology, addresses: dict[str, str], connection: C
 def service_vars(topology: Topology, role: str, local_dir: Path | None) -> dict[str, Any]:
     """What the service roles of a host group need, derived from the config (never typed twice)."""
     if role == "cloud":
-        return {**_tls_vars(topology, "cloud", local_dir), **_cloud_vars(topology)}
+        return {**_service_host_vars(topology, "cloud", local_dir), **_cloud_vars(topology)}
     if role == "flow" and topology.config.workflow:
-        return {**_tls_vars(topology, "flow", local_dir), **_flow_vars(topology, topology.config.workflow)}
+        return {**_service_host_vars(topology, "flow", local_dir), **_flow_vars(topology, topology.config.workflow)}
     return {}
 
 
-def _tls_vars(topology: Topology, role: Literal["cloud", "flow"], local_dir: Path | None) -> dict[str, Any]:
+def _service_host_vars(topology: Topology, role: Literal["cloud", "flow"], local_dir: Path | None) -> dict[str, Any]:
+    """What every service host needs: its certificate, the controller's CA and secrets, its database folder."""
     cfg = topology.config
     db_mount = VOLUME_MOUNTS["db"] if cfg.hosts[role].db_volume_gb else "/srv/db"
     return {

@@ -18,10 +18,9 @@ from typing import Any
 from xml.etree import ElementTree
 
 import urllib3
-import yaml
 
-from egov6.inventory import inventory_dir
 from egov6.lab.paths import LabPaths
+from tests.e2e.lab_service import first_host, https_pool
 
 DAV = "{DAV:}"
 CHUNK = 10 * 1024 * 1024
@@ -38,21 +37,13 @@ class Cloud:
 
     @classmethod
     def of_lab(cls, stack: str = "lab") -> Cloud:
-        folder = inventory_dir(stack)
-        hosts = yaml.safe_load((folder / "hosts.yml").read_text(encoding="utf-8"))
-        name, host_vars = next(iter(hosts["all"]["children"]["cloud"]["hosts"].items()))
-        cloud = yaml.safe_load((folder / "group_vars" / "cloud" / "egov6.yml").read_text(encoding="utf-8"))
-        common = yaml.safe_load((folder / "group_vars" / "all" / "egov6.yml").read_text(encoding="utf-8"))
+        name, host_vars, cloud, common = first_host(stack, "cloud")
         bridge = str(next(ipaddress.ip_network(common["egov6_subnet"]).hosts()))
         return cls(cloud["nextcloud_domain"], host_vars["ansible_host"], Path(cloud["tls_ca_dir"]) / "ca.crt",
                    LabPaths(stack).ssh_config, name, bridge)  # fmt: skip
 
     def pool(self) -> urllib3.HTTPSConnectionPool:
-        return urllib3.HTTPSConnectionPool(
-            self.address, 443, server_hostname=self.domain, assert_hostname=self.domain,
-            ca_certs=str(self.ca), cert_reqs="CERT_REQUIRED", maxsize=8, retries=False,
-            timeout=urllib3.Timeout(connect=5, read=600),
-        )  # fmt: skip
+        return https_pool(self.address, self.domain, self.ca, read_timeout=600)
 
     def occ(self, *args: str, env: dict[str, str] | None = None) -> str:
         assignments = " ".join(f"{k}={v}" for k, v in (env or {}).items())

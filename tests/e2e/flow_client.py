@@ -15,9 +15,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import urllib3
-import yaml
 
-from egov6.inventory import inventory_dir
+from tests.e2e.lab_service import first_host, https_pool
 
 API = "/api/v1.0"
 MODEL = "egov6:club-application"  # the process model's identifier with "/" spelt ":" (as the API wants it)
@@ -34,10 +33,7 @@ class Flow:
 
     @classmethod
     def of_lab(cls, stack: str = "lab") -> Flow:
-        folder = inventory_dir(stack)
-        hosts = yaml.safe_load((folder / "hosts.yml").read_text(encoding="utf-8"))
-        _, host_vars = next(iter(hosts["all"]["children"]["flow"]["hosts"].items()))
-        flow = yaml.safe_load((folder / "group_vars" / "flow" / "egov6.yml").read_text(encoding="utf-8"))
+        _, host_vars, flow, _ = first_host(stack, "flow")
         return cls(flow["spiffworkflow_domain"], host_vars["ansible_host"], Path(flow["tls_ca_dir"]) / "ca.crt",
                    Path(flow["egov6_secrets_dir"]),
                    {u["name"]: u["role"] for u in flow["spiffworkflow_users"]},
@@ -50,11 +46,7 @@ class Flow:
         return (self.secrets / f"spiffworkflow-user-{user}").read_text(encoding="utf-8").strip()
 
     def pool(self) -> urllib3.HTTPSConnectionPool:
-        return urllib3.HTTPSConnectionPool(
-            self.address, 443, server_hostname=self.domain, assert_hostname=self.domain,
-            ca_certs=str(self.ca), cert_reqs="CERT_REQUIRED", maxsize=8, retries=False,
-            timeout=urllib3.Timeout(connect=5, read=120),
-        )  # fmt: skip
+        return https_pool(self.address, self.domain, self.ca, read_timeout=120)
 
     def sign_in(self, user: str, password: str | None = None) -> Session | None:
         """The browser's sign-in; None when the provider refuses the password."""
