@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from egov6.errors import Egov6Error
 
 EventSink = Callable[[str, str, str, Counter[str]], None]  # (host, task, status, running totals)
 
+ROLE_IN_TASK_PATH = re.compile(r"/roles/([^/]+)/")
 STATUS_OF_EVENT = {
     "runner_on_ok": "ok",
     "runner_on_failed": "failed",
@@ -43,6 +46,8 @@ class RunResult:
     changed_tasks: list[tuple[str, str]] = field(default_factory=list)
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # host, task, message
     skipped: list[str] = field(default_factory=list)  # "host: concern: reason" reported by the roles
+    seconds: float = 0.0  # wall time of the whole run
+    role_seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (host, role) → time in its tasks
 
     @property
     def failed_hosts(self) -> list[str]:
@@ -94,6 +99,7 @@ def run_playbook(
     changed_tasks: list[tuple[str, str]] = []
     failures: list[tuple[str, str, str]] = []
     notes: set[str] = set()
+    role_seconds: Counter[tuple[str, str]] = Counter()
 
     def handler(event: dict[str, Any]) -> bool:
         status = STATUS_OF_EVENT.get(event.get("event", ""))
@@ -101,6 +107,8 @@ def run_playbook(
             return True
         data = event.get("event_data", {})
         host, task = data.get("host", "?"), data.get("task", "?")
+        role = ROLE_IN_TASK_PATH.search(str(data.get("task_path", "")))
+        role_seconds[host, role.group(1) if role else "(play)"] += float(data.get("duration") or 0.0)
         res = data.get("res") or {}
         for item in [res, *(res.get("results") or [])]:
             message = str(item.get("msg", "")) if isinstance(item, dict) else ""
@@ -117,6 +125,7 @@ def run_playbook(
         return True
 
     env = ansible_env()
+    began = time.monotonic()
     result = ansible_runner.run(
         private_data_dir=str(artifacts),
         project_dir=str(playbooks),
@@ -147,4 +156,6 @@ def run_playbook(
         changed_tasks=changed_tasks,
         failures=failures,
         skipped=sorted(notes),
+        seconds=time.monotonic() - began,
+        role_seconds=dict(role_seconds),
     )

@@ -2,19 +2,24 @@
 """Runs Nextcloud's occ the one way egov6 does it: through /usr/local/bin/egov6-occ (web user, no interaction).
 
 Two modes:
-- ``command``: run an occ command; ``changed`` comes from the output (``changed_regex``) or is false.
-- ``system`` / ``app``: idempotent settings; each key is read first and written only when it differs.
+- ``command``: run one occ command; ``changed`` comes from the output (``changed_regex``) or is false.
+- ``state``: the declared state of apps, encryption and configuration, in as few PHP processes as possible.
+  Everything is read once (``config:list all --private``: system values, every app's values and which apps are
+  enabled); only differences are written, all settings at once through ``config:import`` on stdin, so that no
+  value (passwords among them) ever appears in a process's argument list. A no-op costs one occ process.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
 DOCUMENTATION = r"""
 module: nextcloud_occ
-short_description: Run Nextcloud occ commands and set configuration idempotently
+short_description: Run Nextcloud occ commands and keep apps and configuration in their declared state
 options:
   occ:
     description: The occ wrapper (runs as the web user, --no-interaction)
@@ -22,63 +27,97 @@ options:
     default: /usr/local/bin/egov6-occ
   command: {description: occ arguments (list), type: list, elements: str}
   changed_regex: {description: Output that means the command changed something, type: str}
-  system: {description: "config:system values to keep (JSON-typed)", type: dict}
-  app: {description: "app name for app config", type: str}
-  app_settings: {description: "config:app values to keep (strings)", type: dict}
+  apps_enabled: {description: apps that must be enabled, type: list, elements: str, default: []}
+  apps_disabled: {description: apps that must be disabled, type: list, elements: str, default: []}
+  encryption: {description: switch server-side encryption on (never off), type: bool, default: false}
+  system: {description: "config.php values to keep (JSON-typed); a list or dict replaces the whole value", type: dict}
+  apps: {description: "app values to keep, {app: {key: value}}", type: dict}
 """
 
-
-def occ(module: AnsibleModule, args: list[str]) -> tuple[int, str, str]:
-    return module.run_command([module.params["occ"], *args])
+TRUE_WORDS = ("1", "true", "yes", "on")
 
 
-def _typed(value: object) -> tuple[str, str]:
+def occ(module: AnsibleModule, args: list[str], data: str | None = None) -> tuple[int, str, str]:
+    return module.run_command([module.params["occ"], *args], data=data)
+
+
+def same_system_value(current: Any, wanted: Any) -> bool:
+    # An empty list or dict is the same as no key; an empty string is not (skeletondirectory "" means "none").
+    return current == wanted or (current is None and wanted in ([], {}))
+
+
+def same_app_value(current: Any, wanted: Any) -> bool:
+    """App values are strings to occ; Nextcloud 29+ keeps some typed (bool, int) and lists them typed."""
+    if current is None:
+        return False
+    if isinstance(current, bool):
+        return current == (str(wanted).lower() in TRUE_WORDS)
+    return str(current) == str(wanted)
+
+
+def app_value(value: Any) -> str | int:
+    """config:import takes strings and integers for app values."""
     if isinstance(value, bool):
-        return "boolean", "true" if value else "false"
-    if isinstance(value, int):
-        return "integer", str(value)
-    return "string", str(value)
+        return "1" if value else "0"
+    return value if isinstance(value, int) else str(value)
 
 
-def set_system(module: AnsibleModule, settings: dict) -> list[str]:
-    changed = []
-    for key, wanted in settings.items():
-        rc, out, _ = occ(module, ["config:system:get", key, "--output=json"])
-        current = json.loads(out) if rc == 0 and out.strip() else None
-        # An empty list is the same as no key; an empty string is not (skeletondirectory "" means "none").
-        if current == wanted or (current is None and wanted in ([], {})):
-            continue
-        changed.append(key)
-        if module.check_mode:
-            continue
-        if isinstance(wanted, (list, dict)):
-            # Nested values are set element by element: occ config:system:set KEY INDEX --value=...
-            occ(module, ["config:system:delete", key])
-            items = wanted.items() if isinstance(wanted, dict) else enumerate(wanted)
-            for index, item in items:
-                kind, text = _typed(item)
-                rc, out, err = occ(module, ["config:system:set", key, str(index), f"--value={text}", f"--type={kind}"])
-                if rc != 0:
-                    module.fail_json(msg=f"setting {key}.{index} failed: {err or out}")
-        else:
-            kind, text = _typed(wanted)
-            rc, out, err = occ(module, ["config:system:set", key, f"--value={text}", f"--type={kind}"])
-            if rc != 0:
-                module.fail_json(msg=f"setting {key} failed: {err or out}")
-    return changed
+def read_state(module: AnsibleModule) -> dict[str, Any]:
+    rc, out, err = occ(module, ["config:list", "all", "--private", "--output=json"])
+    if rc != 0:
+        module.fail_json(msg=f"occ config:list failed ({rc}): {(err or out).strip()[-300:]}")
+    try:
+        state = json.loads(out)
+    except ValueError:
+        module.fail_json(msg="occ config:list did not answer with JSON (is Nextcloud installed?)")
+    return {"system": state.get("system") or {}, "apps": state.get("apps") or {}}
 
 
-def set_app(module: AnsibleModule, app: str, settings: dict) -> list[str]:
-    changed = []
-    for key, wanted in settings.items():
-        rc, out, _ = occ(module, ["config:app:get", app, key])
-        if rc == 0 and out.rstrip("\n") == str(wanted):
-            continue
-        changed.append(key)
-        if not module.check_mode:
-            rc, out, err = occ(module, ["config:app:set", app, key, f"--value={wanted}"])
-            if rc != 0:
-                module.fail_json(msg=f"setting {app} {key} failed: {err or out}")
+def enabled_apps(state: dict[str, Any]) -> set[str]:
+    return {app for app, values in state["apps"].items() if str(values.get("enabled", "no")) not in ("no", "")}
+
+
+def run_or_fail(module: AnsibleModule, args: list[str], data: str | None = None) -> None:
+    rc, out, err = occ(module, args, data)
+    if rc != 0:
+        # The output of config:import never holds values; other commands here carry none either.
+        module.fail_json(msg=f"occ {args[0]} failed ({rc}): {(err or out).strip()[-300:]}", rc=rc)
+
+
+def keep_state(module: AnsibleModule) -> list[str]:
+    params = module.params
+    state = read_state(module)
+    changed: list[str] = []
+    enabled = enabled_apps(state)
+    to_enable = [app for app in params["apps_enabled"] if app not in enabled]
+    to_disable = [app for app in params["apps_disabled"] if app in enabled]
+    encryption_on = str(state["apps"].get("core", {}).get("encryption_enabled", "no")) == "yes"
+    system = {
+        key: value
+        for key, value in (params["system"] or {}).items()
+        if not same_system_value(state["system"].get(key), value)
+    }
+    apps = {
+        app: diff
+        for app, values in (params["apps"] or {}).items()
+        if (diff := {k: app_value(v) for k, v in values.items()
+                     if not same_app_value(state["apps"].get(app, {}).get(k), v)})}  # fmt: skip
+    changed += [f"app enabled: {app}" for app in to_enable] + [f"app disabled: {app}" for app in to_disable]
+    if params["encryption"] and not encryption_on:
+        changed.append("server-side encryption enabled")
+    changed += [f"system: {key}" for key in system]
+    changed += [f"{app}: {key}" for app, diff in apps.items() for key in diff]
+    if module.check_mode:
+        return changed
+    if to_enable:
+        run_or_fail(module, ["app:enable", *to_enable])
+    if to_disable:
+        run_or_fail(module, ["app:disable", *to_disable])
+    if params["encryption"] and not encryption_on:
+        run_or_fail(module, ["encryption:enable"])
+    if system or apps:
+        document = {key: value for key, value in (("system", system), ("apps", apps)) if value}
+        run_or_fail(module, ["config:import"], data=json.dumps(document))
     return changed
 
 
@@ -88,30 +127,24 @@ def main() -> None:
             "occ": {"type": "path", "default": "/usr/local/bin/egov6-occ"},
             "command": {"type": "list", "elements": "str"},
             "changed_regex": {"type": "str"},
+            "apps_enabled": {"type": "list", "elements": "str", "default": []},
+            "apps_disabled": {"type": "list", "elements": "str", "default": []},
+            "encryption": {"type": "bool", "default": False},
             "system": {"type": "dict", "no_log": False},
-            "app": {"type": "str"},
-            "app_settings": {"type": "dict"},
+            "apps": {"type": "dict"},
         },
-        mutually_exclusive=[["command", "system", "app_settings"]],
-        required_together=[["app", "app_settings"]],
+        mutually_exclusive=[["command", "system"], ["command", "apps"]],
         supports_check_mode=True,
     )
     params = module.params
-    if params["system"] is not None:
-        keys = set_system(module, params["system"])
-        module.exit_json(changed=bool(keys), changed_keys=keys)
-    if params["app_settings"] is not None:
-        keys = set_app(module, params["app"], params["app_settings"])
-        module.exit_json(changed=bool(keys), changed_keys=keys)
     if not params["command"]:
-        module.fail_json(msg="one of command, system or app_settings is required")
+        items = keep_state(module)
+        module.exit_json(changed=bool(items), changed_items=items)
     if module.check_mode:
         module.exit_json(changed=False, skipped=True)
     rc, out, err = occ(module, params["command"])
     if rc != 0:
         module.fail_json(msg=f"occ {' '.join(params['command'])} failed ({rc})", stdout=out, stderr=err, rc=rc)
-    import re
-
     changed = bool(params["changed_regex"] and re.search(params["changed_regex"], out))
     module.exit_json(changed=changed, stdout=out, stderr=err, rc=rc)
 
