@@ -17,6 +17,7 @@ from egov6.cli.console import EXIT_FAILED, console, handle_errors, ok, step
 from egov6.cli.stacks import StackArg
 from egov6.config.loader import load_stack, repo_root, stack_name, stack_path
 from egov6.errors import Egov6Error
+from egov6.hostlogs import keep_service_logs
 from egov6.inventory import Connection, inventory_dir, write_inventory, write_ssh_config
 from egov6.lab.backend import LabBackend, UpReport
 from egov6.lab.hosts import AUTOMATION_USER
@@ -155,7 +156,12 @@ def verify_stack(stack: str, extra: list[str] | None = None) -> int:
         *(extra or []),
     ]  # fmt: skip
     env = {**os.environ, **ansible_env()}
-    return subprocess.call(args, cwd=repo_root(), env=env)
+    rc = subprocess.call(args, cwd=repo_root(), env=env)
+    if rc not in (0, 5):
+        kept = keep_service_logs(inventory, LabPaths(name).local / "logs")
+        for path in kept:
+            console.print(f"[dim]kept for reading: {path.relative_to(repo_root())}[/]")
+    return rc
 
 
 def verify(stack: StackArg) -> None:
