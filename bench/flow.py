@@ -3,7 +3,7 @@
 Each instance: the clerk starts it and records the application (DMN eligibility runs), the designer approves it,
 and the service task creates the club's group in Nextcloud. The same run measures 100 instances that the
 designer declines (no Nextcloud call), so the share of the service task shows as a ratio from one run.
-Needs the lab up and converged (`make lab`); deletes the groups it made at the end (also on failure).
+Needs the lab up and converged (`scripts/lab`); deletes the groups it made at the end (also on failure).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """EhrenamtsCloud on the lab: WebDAV upload/download MB/s (200 MB, chunked) and PROPFIND p50/p95 on a
 1,000-file folder, with Nextcloud's memory caches (APCu, Redis) on and then off, as ratios from one run.
 
-Needs the lab up and converged (`make lab`); sends traffic only to the lab's cloud host. Restores the cache
+Needs the lab up and converged (`scripts/lab`); sends traffic only to the lab's cloud host. Restores the cache
 settings at the end (also on failure).
 """
 

@@ -110,6 +110,7 @@ def _service_host_vars(topology: Topology, role: Literal["cloud", "flow"], local
     """What every service host needs: its certificate, the controller's CA and secrets, its database folder."""
     cfg = topology.config
     db_mount = VOLUME_MOUNTS["db"] if cfg.hosts[role].db_volume_gb else "/srv/db"
+    service = SERVICE_OF_ROLE[role]
     return {
         "tls_mode": cfg.tls.mode,
         "tls_acme_email": cfg.tls.acme_email or "",
@@ -118,10 +119,8 @@ def _service_host_vars(topology: Topology, role: Literal["cloud", "flow"], local
         "egov6_secrets_dir": str(local_dir / "secrets") if local_dir else "",
         "postgresql_data_dir": f"{db_mount}/postgresql",
         # one database and one site per service host: Nextcloud or the workflow engine
-        "postgresql_databases": [{"name": SERVICE_OF_ROLE[role], "owner": SERVICE_OF_ROLE[role]}],
-        "nginx_sites": [
-            {"name": SERVICE_OF_ROLE[role], "server_name": cfg.fqdn(role), "template": f"{SERVICE_OF_ROLE[role]}.conf.j2"}
-        ],
+        "postgresql_databases": [{"name": service, "owner": service}],
+        "nginx_sites": [{"name": service, "server_name": cfg.fqdn(role), "template": f"{service}.conf.j2"}],
     }
 
 

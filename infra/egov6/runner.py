@@ -6,7 +6,7 @@ import os
 import re
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +99,7 @@ def run_playbook(
     changed_tasks: list[tuple[str, str]] = []
     failures: list[tuple[str, str, str]] = []
     notes: set[str] = set()
-    role_seconds: Counter[tuple[str, str]] = Counter()
+    role_seconds: defaultdict[tuple[str, str], float] = defaultdict(float)
 
     def handler(event: dict[str, Any]) -> bool:
         status = STATUS_OF_EVENT.get(event.get("event", ""))

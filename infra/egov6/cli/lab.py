@@ -117,7 +117,7 @@ def converge_stack(stack: str, limit: str | None = None, tags: str | None = None
         tags=tags,
         on_event=_print_event,
     )
-    table = Table(title=f"converge {name}: {result.status}")
+    table = Table(title=f"converge {name}: {result.status} in {result.seconds:.0f} s")
     for column in ("host", "ok", "changed", "failed", "unreachable", "skipped"):
         table.add_column(column)
     for host, summary in sorted(result.hosts.items()):
@@ -174,19 +174,24 @@ def verify(stack: StackArg) -> None:
 
 
 def lab_main_job(stack: str) -> None:
-    """The main job: lab up → converge → verify, then a summary of what runs where."""
+    """The main job: lab up → converge → verify, then a summary of what runs where and the time per stage."""
+    stages: dict[str, float] = {}
     began = time.monotonic()
     backend, _report = lab_up(stack)
+    stages["lab up"] = time.monotonic() - began
     converge_stack(stack)
+    stages["converge"] = time.monotonic() - began - sum(stages.values())
     rc = verify_stack(stack)
+    stages["verify"] = time.monotonic() - began - sum(stages.values())
     if rc:
         raise Egov6Error(f"verify failed (pytest exit {rc}); the lab stays up for inspection")
-    _summary(backend.topology, time.monotonic() - began)
+    _summary(backend.topology, stages)
 
 
-def _summary(topology: Topology, seconds: float) -> None:
+def _summary(topology: Topology, stages: dict[str, float]) -> None:
     cfg = topology.config
-    table = Table(title=f"lab {topology.stack} is up and verified ({seconds:.0f} s)")
+    timing = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in stages.items())
+    table = Table(title=f"lab {topology.stack} is up and verified in {sum(stages.values()):.0f} s ({timing})")
     for column in ("host", "role", "address", "runs", "reach it with"):
         table.add_column(column)
     runs = {"cloud": "Nextcloud (PostgreSQL, Redis, PHP-FPM, nginx), coturn",

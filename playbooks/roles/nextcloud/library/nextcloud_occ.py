@@ -139,7 +139,13 @@ def main() -> None:
     params = module.params
     if not params["command"]:
         items = keep_state(module)
-        module.exit_json(changed=bool(items), changed_items=items)
+        # The declared values include passwords: the result names what changed and which keys were declared,
+        # never a value (a safeguard beside the task's no_log).
+        declared = {
+            "system": sorted(params["system"] or {}),
+            "apps": {a: sorted(v) for a, v in (params["apps"] or {}).items()},
+        }
+        module.exit_json(changed=bool(items), changed_items=items, invocation={"module_args": declared})
     if module.check_mode:
         module.exit_json(changed=False, skipped=True)
     rc, out, err = occ(module, params["command"])
