@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import time
 from collections import Counter, defaultdict
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
+from ansible_runner import Runner, RunnerConfig
 
 from egov6.config.loader import repo_root
 from egov6.errors import Egov6Error
@@ -66,6 +67,12 @@ def _message(data: dict[str, Any]) -> str:
     return " / ".join(dict.fromkeys(lines))[:400]
 
 
+# What a playbook run inherits from the controller's environment; everything else (cloud tokens, the secrets
+# egov6 reads from the environment, the admin's other variables) stays out of the run and of its artifacts.
+INHERITED_ENV = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SSH_AUTH_SOCK")
+KEPT_RUNS = 3  # artifact folders kept per stack (events of the last runs, for a look after a failure)
+
+
 def ansible_env() -> dict[str, str]:
     """Environment for Ansible tools (playbooks and testinfra): the project's config and its venv."""
     root = repo_root()
@@ -78,6 +85,13 @@ def ansible_env() -> dict[str, str]:
     }
 
 
+def scrubbed_env(prepared: dict[str, str]) -> dict[str, str]:
+    """ansible-runner starts from the whole environment and writes it into each run's ``command`` artifact: keep
+    only what it added itself (its callback, egov6's Ansible settings) and the few inherited harmless variables."""
+    own = {k: v for k, v in prepared.items() if os.environ.get(k) != v}
+    return {**{k: os.environ[k] for k in INHERITED_ENV if k in os.environ}, **own}
+
+
 def run_playbook(
     inventory: Path,
     playbook: str = "site.yml",
@@ -88,6 +102,7 @@ def run_playbook(
     extravars: dict[str, Any] | None = None,
     on_event: EventSink | None = None,
 ) -> RunResult:
+    """Runs a playbook; ``extravars`` appear on ansible-playbook's command line and never carry a secret."""
     root = repo_root()
     playbooks = root / "playbooks"
     if not (playbooks / playbook).is_file():
@@ -124,9 +139,11 @@ def run_playbook(
             on_event(host, task, status, totals)
         return True
 
-    env = ansible_env()
     began = time.monotonic()
-    result = ansible_runner.run(
+    artifacts.chmod(0o700)  # events hold host facts and task results: root (the controller's user) only
+    # Older runs wrote env/envvars (the whole environment), which ansible-runner would read again: gone.
+    shutil.rmtree(artifacts / "env", ignore_errors=True)
+    config = RunnerConfig(
         private_data_dir=str(artifacts),
         project_dir=str(playbooks),
         playbook=playbook,
@@ -134,11 +151,15 @@ def run_playbook(
         limit=limit,
         tags=tags,
         extravars=extravars or {},
-        envvars=env,
-        event_handler=handler,
+        envvars=ansible_env(),
         quiet=True,
-        rotate_artifacts=20,
+        rotate_artifacts=KEPT_RUNS,
+        suppress_env_files=True,
     )
+    config.prepare()
+    config.env = scrubbed_env(config.env)
+    result = Runner(config=config, event_handler=handler)
+    result.run()
     stats = result.stats or {}
     hosts: dict[str, HostSummary] = {}
     for key, attr in (("ok", "ok"), ("changed", "changed"), ("failures", "failed"), ("dark", "unreachable"),

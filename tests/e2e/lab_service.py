@@ -7,13 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
-import yaml
 
 from egov6.inventory import inventory_dir
-
-
-def _read(path: Path) -> dict[str, Any]:
-    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+from egov6.inventory import read_inventory_file as _read
 
 
 def first_host(stack: str, role: str) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from egov6.config.schema import StackConfig, semantic_problems
+from egov6.config.schema import PATTERN_HELP, StackConfig, semantic_problems
 from egov6.errors import ConfigError
 
 NAMESPACE = "egov6"
@@ -80,6 +80,9 @@ def load_stack_mapping(data: dict[str, Any], source: str) -> StackConfig:
                 reason = "unknown key (typo?)"
             elif err["type"] == "missing":
                 reason = "required key is missing"
+            elif err["type"] == "string_pattern_mismatch":
+                pattern = str(err.get("ctx", {}).get("pattern", ""))
+                reason = f"must be {PATTERN_HELP[pattern]}" if pattern in PATTERN_HELP else reason
             problems.append((_key_path(loc), reason))
         raise ConfigError(source, problems) from None
     semantic = semantic_problems(cfg)
@@ -93,7 +96,13 @@ def read_stack_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(str(path), [("-", "stack file not found")])
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 strict SafeLoader
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        reason = f"not UTF-8 text (byte {exc.object[exc.start]:#04x}); save the file as UTF-8"
+        raise ConfigError(str(path), [(f"line {line}", reason)]) from None
+    try:
+        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 strict SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "-"

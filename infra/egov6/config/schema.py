@@ -7,7 +7,9 @@ import base64
 import binascii
 import datetime as dt
 import ipaddress
-from typing import Annotated, Literal
+import re
+import unicodedata
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
@@ -20,45 +22,116 @@ GERMAN_LOCATIONS: frozenset[str] = frozenset({"fsn1", "nbg1"})
 SLUG = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "sk-ssh-ed25519@openssh.com", "ecdsa-sha2-nistp256")
+# Shapes of values that end up in URLs, configuration lines and environment files: nothing a shell, a config
+# parser or a template engine treats as syntax (no whitespace, quotes, $, `, ;, |, &, <, >, braces).
+HTTPS_URL = r"^https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~%+=:@/-]*)?$"
+EMAIL = r"^[A-Za-z0-9._%+-]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+CLIENT_ID = r"^[A-Za-z0-9._:@/-]{1,128}$"
+VENDOR_FILE = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$"
+ADMIN_NAME = r"^[a-z][a-z0-9_-]{1,31}$"
+WORKFLOW_USER = r"^[a-z][a-z0-9-]{1,31}$"
+SERVICE_NAME = r"^[a-z0-9-]{1,63}$"
+SERVER_TYPE = r"^(cx|cpx|cax|ccx)\d{2,3}$"
+IMAGE = r"^debian-(12|13)$"
+STORAGE_BOX = r"^bx\d{2}$"
+TIME_OF_DAY = r"^([01]\d|2[0-3]):[0-5]\d$"
+BRIDGE = r"^[a-z][a-z0-9-]{1,14}$"
+SHA256 = r"^[0-9a-f]{64}$"
+VERSION = r"^\d+\.\d+\.\d+$"
+# What each pattern means, for error messages a person can act on (instead of the bare expression).
+PATTERN_HELP = {
+    SLUG: "a slug: 2-32 lowercase letters, digits and '-', starting with a letter, not ending with '-'",
+    DNS_NAME: "a DNS name in lowercase, e.g. egov6.example.de",
+    HTTPS_URL: "an https:// URL: lowercase host name, optional port and path; no query, quotes, blanks or $",
+    EMAIL: "an e-mail address such as it@example.de (lowercase domain)",
+    CLIENT_ID: "an OpenID client id: letters, digits and . _ : @ / - (at most 128)",
+    ADMIN_NAME: "a login name: 2-32 lowercase letters, digits, '_' and '-', starting with a letter",
+    WORKFLOW_USER: "a login name: 2-32 lowercase letters, digits and '-', starting with a letter",
+    SERVICE_NAME: "a DNS label: lowercase letters, digits and '-'",
+    SERVER_TYPE: "a Hetzner server type such as cx22, cpx31, cax21 or ccx13",
+    IMAGE: "debian-12 or debian-13",
+    STORAGE_BOX: "a Storage Box type such as bx11 or bx21",
+    TIME_OF_DAY: "a time of day HH:MM (24 h)",
+    BRIDGE: "a Linux interface name: 2-15 lowercase letters, digits and '-', starting with a letter",
+    SHA256: "a SHA-256 checksum: 64 lowercase hex digits",
+    VERSION: "a release version MAJOR.MINOR.PATCH such as 33.0.1",
+}
+# Template delimiters of Jinja (Ansible) in any free text: a stack value is data, never a template.
+_TEMPLATE_SYNTAX = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+_SSH_KEY_LINE = re.compile(r"^(\S+) ([A-Za-z0-9+/]+={0,2})(?: ([\x21-\x7e][\x20-\x7e]{0,99}))?$")
+
+
+def plain_text(value: str) -> str:
+    """Free text (names, addresses): printable, one line, no template syntax, no bidirectional controls."""
+    for char in value:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cf", "Zl", "Zp"):
+            raise ValueError(
+                f"contains the control or formatting character U+{ord(char):04X} (line breaks, NUL, "
+                "right-to-left marks and the like are refused)"
+            )
+    if _TEMPLATE_SYNTAX.search(value):
+        raise ValueError("contains template syntax ({{ }}, {% %} or {# #}); stack values are data, not templates")
+    if value != value.strip():
+        raise ValueError("has leading or trailing blanks")
+    return value
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors: a typo must never silently fall back to a default."""
+    """Unknown keys are errors: a typo must never silently fall back to a default. Every string of the stack
+    file, whatever its field, is free of control characters and template syntax (fields with a natural shape are
+    narrowed further by their own pattern)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=2000)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_code_in_strings(cls, value: Any) -> Any:
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                plain_text(text)
+        return value
 
 
 class Town(Strict):
-    name: str = Field(min_length=2, description="Official name of the town, as in the processing register")
+    name: str = Field(
+        min_length=2, max_length=100, description="Official name of the town, as in the processing register"
+    )
     slug: str = Field(pattern=SLUG, description="Short lowercase name used in labels and club registries")
 
 
 class Admin(Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$", description="Personal login name (no shared accounts)")
+    name: str = Field(pattern=ADMIN_NAME, description="Personal login name (no shared accounts)")
     ssh_key: str = Field(description="OpenSSH public key; keys only, never passwords")
 
     @field_validator("ssh_key")
     @classmethod
     def _public_key(cls, value: str) -> str:
-        parts = value.split()
-        if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES:
-            raise ValueError(f"not an OpenSSH public key of type {', '.join(SSH_KEY_TYPES)}")
+        # Exactly one key on one line: type, base64 body, optional printable comment. No options (a stack
+        # file must not smuggle in command="..." or a second key).
+        match = _SSH_KEY_LINE.match(value)
+        if not match or match.group(1) not in SSH_KEY_TYPES:
+            raise ValueError(
+                f"not one OpenSSH public key ('TYPE BASE64 [comment]' on one line, TYPE one of "
+                f"{', '.join(SSH_KEY_TYPES)})"
+            )
+        key_type, body = match.group(1), match.group(2)
         try:
-            blob = base64.b64decode(parts[1], validate=True)
+            blob = base64.b64decode(body, validate=True)
         except binascii.Error as exc:
             raise ValueError("the key's base64 part does not decode") from exc
-        if len(blob) < 4 or blob[4 : 4 + int.from_bytes(blob[:4], "big")] != parts[0].encode():
+        if len(blob) < 4 or blob[4 : 4 + int.from_bytes(blob[:4], "big")] != key_type.encode():
             raise ValueError("the key's data does not match its type")
-        if parts[0] == "ssh-rsa" and len(blob) < 400:
+        if key_type == "ssh-rsa" and len(blob) < 400:
             raise ValueError("RSA keys must have at least 3072 bits (BSI TR-02102-4)")
         return value
 
 
 class HostGroup(Strict):
     count: int = Field(1, ge=1, le=500, description="How many hosts of this role")
-    server_type: str = Field(pattern=r"^(cx|cpx|cax|ccx)\d{2,3}$", description="Hetzner server type")
+    server_type: str = Field(pattern=SERVER_TYPE, description="Hetzner server type")
     location: Location
-    image: str = Field("debian-12", pattern=r"^debian-(12|13)$", description="Supported Debian release only")
+    image: str = Field("debian-12", pattern=IMAGE, description="Supported Debian release only")
     data_volume_gb: int = Field(0, ge=0, le=10240, description="Volume for user data (Nextcloud files)")
     db_volume_gb: int = Field(0, ge=0, le=10240, description="Volume for database files")
 
@@ -88,8 +161,8 @@ class BackupConfig(Strict):
         description="storage_box: Hetzner Storage Box (production); host: the stack's backup host (lab)"
     )
     location: Location
-    storage_box_type: str = Field("bx21", pattern=r"^bx\d{2}$")
-    schedule: str = Field("02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Daily start, local time")
+    storage_box_type: str = Field("bx21", pattern=STORAGE_BOX)
+    schedule: str = Field("02:30", pattern=TIME_OF_DAY, description="Daily start, local time")
     retention: Retention = Retention()
 
 
@@ -114,9 +187,9 @@ class EncryptionConfig(Strict):
 
 
 class Contact(Strict):
-    name: str = Field(min_length=2)
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-    address: str = ""
+    name: str = Field(min_length=2, max_length=200)
+    email: str = Field(pattern=EMAIL, max_length=254)
+    address: str = Field("", max_length=300)
 
 
 class ProcessingConfig(Strict):
@@ -131,14 +204,14 @@ class ProcessingConfig(Strict):
 
 
 class LabConfig(Strict):
-    bridge: str = Field(pattern=r"^[a-z][a-z0-9-]{1,14}$", description="Linux bridge name (max 15 chars)")
+    bridge: str = Field(pattern=BRIDGE, description="Linux bridge name (max 15 chars)")
     apt_cache_port: int = Field(3152, ge=1024, le=65535, description="apt-cacher-ng port on the bridge")
 
 
 class DnsConfig(Strict):
     ttl: int = Field(300, ge=60, le=86400)
-    cloud: str = Field("cloud", pattern=r"^[a-z0-9-]{1,63}$", description="Name of the EhrenamtsCloud")
-    flow: str = Field("flow", pattern=r"^[a-z0-9-]{1,63}$", description="Name of the workflow engine")
+    cloud: str = Field("cloud", pattern=SERVICE_NAME, description="Name of the EhrenamtsCloud")
+    flow: str = Field("flow", pattern=SERVICE_NAME, description="Name of the workflow engine")
 
 
 class ReleaseArchive(Strict):
@@ -147,26 +220,30 @@ class ReleaseArchive(Strict):
     source: Literal["vendor", "upstream"] = Field(
         description="vendor: a file of the offline vendor folder (lab, CI); upstream: download and verify"
     )
-    archive: str = Field(min_length=5, description="vendor: file name; upstream: https URL of the release")
-    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="upstream: pinned checksum")
+    archive: str = Field(
+        min_length=5, max_length=500, description="vendor: file name; upstream: https URL of the release"
+    )
+    sha256: str | None = Field(None, pattern=SHA256, description="upstream: pinned checksum")
 
     @model_validator(mode="after")
     def _source(self) -> ReleaseArchive:
-        if self.source == "upstream" and not self.archive.startswith("https://"):
-            raise ValueError("an upstream archive is an https:// URL")
-        if self.source == "vendor" and "/" in self.archive:
-            raise ValueError("a vendor archive is a file name inside the vendor folder (EGOV6_VENDOR_DIR)")
+        if self.source == "upstream" and not re.match(HTTPS_URL, self.archive):
+            raise ValueError("an upstream archive is an https:// URL (host name, path; no query, quotes or blanks)")
+        if self.source == "vendor" and not re.match(VENDOR_FILE, self.archive):
+            raise ValueError(
+                "a vendor archive is a file name inside the vendor folder (EGOV6_VENDOR_DIR): letters, digits, . _ + -"
+            )
         return self
 
 
 class NextcloudConfig(ReleaseArchive):
-    version: str = Field("33.0.1", pattern=r"^\d+\.\d+\.\d+$")
+    version: str = Field("33.0.1", pattern=VERSION)
     club_quota_gb: int = Field(1024, ge=1, le=10240, description="Quota of each club's space")
     app_store: bool = Field(True, description="Install Talk, Calendar, Contacts from the app store")
 
 
 class WorkflowUser(Strict):
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,31}$", description="Login of a built-in OpenID user")]
+    name: Annotated[str, Field(pattern=WORKFLOW_USER, description="Login of a built-in OpenID user")]
     role: Literal["designer", "clerk"]
 
 
@@ -174,8 +251,8 @@ class OpenIdConfig(Strict):
     provider: Literal["builtin", "external"] = Field(
         description="builtin: the engine's own demo provider (lab only); external: an OpenID Connect provider"
     )
-    issuer: str | None = Field(None, pattern=r"^https://\S+$", description="external: the provider's issuer URL")
-    client_id: str | None = Field(None, min_length=1, description="external: client id registered there")
+    issuer: str | None = Field(None, pattern=HTTPS_URL, description="external: the provider's issuer URL")
+    client_id: str | None = Field(None, pattern=CLIENT_ID, description="external: client id registered there")
     users: list[WorkflowUser] = Field(default_factory=list, description="builtin: users egov6 generates")
 
     @model_validator(mode="after")
@@ -188,7 +265,7 @@ class OpenIdConfig(Strict):
 
 
 class WorkflowConfig(Strict):
-    version: str = Field("3.0.0", pattern=r"^\d+\.\d+\.\d+$")
+    version: str = Field("3.0.0", pattern=VERSION)
     engine: ReleaseArchive = Field(description="SpiffArena release (backend, frontend)")
     connector_command: ReleaseArchive = Field(description="spiffworkflow-connector-command (not on PyPI)")
     modeler: ReleaseArchive | None = Field(
@@ -200,7 +277,7 @@ class WorkflowConfig(Strict):
 
 class TlsConfig(Strict):
     mode: Literal["lab-ca", "acme"] = Field(description="lab-ca: a CA egov6 makes per lab; acme: certbot")
-    acme_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+    acme_email: str | None = Field(None, pattern=EMAIL, max_length=254)
 
 
 class StackConfig(Strict):

@@ -10,10 +10,12 @@ folder is rebuilt, release.tar replaced atomically at the end).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -30,8 +32,37 @@ def step(message: str) -> None:
     print(f"» {message}", flush=True)
 
 
+# The build tools get a minimal environment: what they need to run and to reach the package registries, never
+# the converge's (Ansible's settings, cloud tokens, secrets). The frontend's @carbon packages start IBM's telemetry
+# when installed (a background process that calls home and logs its environment to /tmp): switched off, like
+# npm's own calls home.
+KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "http_proxy", "https_proxy", "no_proxy")
+KEPT_ENV_PREFIXES = ("PIP_", "npm_config_")  # registry and mirror settings of the controller
+QUIET_ENV = {
+    "IBM_TELEMETRY_DISABLED": "true",
+    "DO_NOT_TRACK": "1",
+    "npm_config_update_notifier": "false",
+    "npm_config_fund": "false",
+    "npm_config_audit": "false",
+}
+
+
+def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in KEPT_ENV or k.startswith(KEPT_ENV_PREFIXES)}
+    return {**env, **QUIET_ENV, **(extra or {})}
+
+
 def run(*argv: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
-    subprocess.run([str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})}, check=True)
+    """Runs a build tool in a process group of its own; whatever it left running in the background ends with it."""
+    command = [str(a) for a in argv]
+    process = subprocess.Popen(command, cwd=cwd, env=tool_env(env), start_new_session=True)
+    try:
+        returncode = process.wait()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    if returncode:
+        raise subprocess.CalledProcessError(returncode, command)
 
 
 def unpack(archive: Path, dest: Path) -> Path:
