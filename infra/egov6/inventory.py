@@ -100,13 +100,15 @@ def _dump(path: Path, stack: str, data: dict[str, Any]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def write_inventory(topology: Topology, addresses: dict[str, str], connection: Connection) -> Path:
-    """Writes hosts.yml and group_vars; returns the inventory folder."""
+def write_inventory(
+    topology: Topology, addresses: dict[str, str], connection: Connection, folder: Path | None = None
+) -> Path:
+    """Writes hosts.yml and group_vars (into ``inventories/<stack>/`` unless told otherwise); returns the folder."""
     cfg = topology.config
     missing = [h.name for h in topology.hosts if h.name not in addresses]
     if missing:
         raise ValueError(f"no address for {', '.join(missing)}")
-    folder = inventory_dir(topology.stack)
+    folder = folder or inventory_dir(topology.stack)
     connection_vars: dict[str, Any] = {"ansible_user": connection.user, "ansible_become": True}
     if connection.key_file:
         connection_vars["ansible_ssh_private_key_file"] = str(connection.key_file)

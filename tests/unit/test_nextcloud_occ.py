@@ -36,6 +36,10 @@ elif args[0] == "app:enable":
 elif args[0] == "app:disable":
     for app in args[1:]:
         state["apps"][app]["enabled"] = "no"
+elif args[0] == "maintenance:install":
+    import os
+    answers = sys.stdin.read().splitlines()
+    state["installed_with"] = {{"answers": answers, "asked": os.environ.get("EGOV6_OCC_ANSWERS_ON_STDIN")}}
 elif args[0] == "encryption:enable":
     state["apps"]["core"]["encryption_enabled"] = "yes"
 state_file.write_text(json.dumps(state))
@@ -124,3 +128,14 @@ def test_check_mode_reports_without_writing(occ: dict[str, Path]) -> None:
     result = run_module(occ, _ansible_check_mode=True, **DECLARED)
     assert result["changed"] is True
     assert [call[0] for call in calls(occ)] == ["config:list"]
+
+
+def test_install_passwords_go_to_stdin_never_to_the_arguments(occ: dict[str, Path]) -> None:
+    result = run_module(
+        occ, command=["maintenance:install", "--database=pgsql", "--admin-user=akeller"], answers=[SECRET, "admin-pw"]
+    )
+    assert result["changed"] is False  # the role decides changed_when for an install
+    state = json.loads(occ["state"].read_text(encoding="utf-8"))
+    assert state["installed_with"] == {"answers": [SECRET, "admin-pw"], "asked": "1"}
+    assert all(SECRET not in arg and "admin-pw" not in arg for call in calls(occ) for arg in call)
+    assert SECRET not in json.dumps(result)

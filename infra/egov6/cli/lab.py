@@ -23,6 +23,7 @@ from egov6.lab.backend import LabBackend, UpReport
 from egov6.lab.hosts import AUTOMATION_USER
 from egov6.lab.paths import LabPaths
 from egov6.runner import RunResult, ansible_env, run_playbook
+from egov6.secrets import stage_environment_secrets
 from egov6.topology import Topology, build_topology
 
 lab_app = typer.Typer(help="Local lab hosts (systemd-nspawn) for a lab stack.", no_args_is_help=True)
@@ -108,7 +109,8 @@ def _print_event(host: str, task: str, status: str, totals: Counter[str]) -> Non
 
 def converge_stack(stack: str, limit: str | None = None, tags: str | None = None) -> RunResult:
     name = stack_name(stack_path(stack))
-    load_stack(stack_path(stack))
+    cfg = load_stack(stack_path(stack))
+    stage_environment_secrets(cfg, LabPaths(name).local / "secrets")
     step(f"converging stack {name} (playbooks/site.yml)")
     result = run_playbook(
         inventory_dir(name),

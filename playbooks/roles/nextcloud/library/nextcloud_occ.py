@@ -2,7 +2,8 @@
 """Runs Nextcloud's occ the one way egov6 does it: through /usr/local/bin/egov6-occ (web user, no interaction).
 
 Two modes:
-- ``command``: run one occ command; ``changed`` comes from the output (``changed_regex``) or is false.
+- ``command``: run one occ command; ``changed`` comes from the output (``changed_regex``) or is false. Secrets
+  the command asks for (``answers``) are written to occ's stdin, never passed as arguments.
 - ``state``: the declared state of apps, encryption and configuration, in as few PHP processes as possible.
   Everything is read once (``config:list all --private``: system values, every app's values and which apps are
   enabled); only differences are written, all settings at once through ``config:import`` on stdin, so that no
@@ -27,6 +28,7 @@ options:
     default: /usr/local/bin/egov6-occ
   command: {description: occ arguments (list), type: list, elements: str}
   changed_regex: {description: Output that means the command changed something, type: str}
+  answers: {description: "answers to the command's questions, in order, on stdin (secrets)", type: list, elements: str}
   apps_enabled: {description: apps that must be enabled, type: list, elements: str, default: []}
   apps_disabled: {description: apps that must be disabled, type: list, elements: str, default: []}
   encryption: {description: switch server-side encryption on (never off), type: bool, default: false}
@@ -37,7 +39,16 @@ options:
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
-def occ(module: AnsibleModule, args: list[str], data: str | None = None) -> tuple[int, str, str]:
+def occ(
+    module: AnsibleModule, args: list[str], data: str | None = None, answers: list[str] | None = None
+) -> tuple[int, str, str]:
+    if answers:
+        # The wrapper lets occ ask (instead of --no-interaction) and read the answers from this stdin.
+        return module.run_command(
+            [module.params["occ"], *args],
+            data="\n".join(answers),  # run_command ends the data with a newline
+            environ_update={"EGOV6_OCC_ANSWERS_ON_STDIN": "1"},
+        )
     return module.run_command([module.params["occ"], *args], data=data)
 
 
@@ -127,13 +138,14 @@ def main() -> None:
             "occ": {"type": "path", "default": "/usr/local/bin/egov6-occ"},
             "command": {"type": "list", "elements": "str"},
             "changed_regex": {"type": "str"},
+            "answers": {"type": "list", "elements": "str", "no_log": True},
             "apps_enabled": {"type": "list", "elements": "str", "default": []},
             "apps_disabled": {"type": "list", "elements": "str", "default": []},
             "encryption": {"type": "bool", "default": False},
             "system": {"type": "dict", "no_log": False},
             "apps": {"type": "dict"},
         },
-        mutually_exclusive=[["command", "system"], ["command", "apps"]],
+        mutually_exclusive=[["command", "system"], ["command", "apps"], ["answers", "system"], ["answers", "apps"]],
         supports_check_mode=True,
     )
     params = module.params
@@ -148,7 +160,7 @@ def main() -> None:
         module.exit_json(changed=bool(items), changed_items=items, invocation={"module_args": declared})
     if module.check_mode:
         module.exit_json(changed=False, skipped=True)
-    rc, out, err = occ(module, params["command"])
+    rc, out, err = occ(module, params["command"], answers=params["answers"])
     if rc != 0:
         module.fail_json(msg=f"occ {' '.join(params['command'])} failed ({rc})", stdout=out, stderr=err, rc=rc)
     changed = bool(params["changed_regex"] and re.search(params["changed_regex"], out))
