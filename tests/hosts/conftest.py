@@ -11,10 +11,21 @@ from typing import Any
 import pytest
 
 
+def _plain(value: Any) -> Any:
+    """ansible-inventory marks the inventory's !unsafe strings as {"__ansible_unsafe": text} in its JSON."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
 @pytest.fixture
 def inventory_vars(host: Any) -> dict[str, Any]:
     """The host's variables as the playbooks saw them (hosts.yml + group_vars)."""
-    return dict(host.ansible.get_variables())
+    return dict(_plain(host.ansible.get_variables()))
 
 
 @pytest.fixture

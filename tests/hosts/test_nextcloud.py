@@ -150,6 +150,23 @@ def test_database_and_cache_stay_local(host: Any) -> None:
     assert "trust" not in hba and "md5" not in hba
 
 
+def test_the_provisioning_door_listens_on_loopback_and_keeps_only_token_hashes(
+    host: Any, inventory_vars: dict[str, Any]
+) -> None:
+    listen = host.run("systemctl show egov6-provision.socket --property=Listen --value").stdout.strip()
+    assert listen.startswith("127.0.0.1:") and listen.endswith("(Stream)"), listen
+    port = listen.split(":")[1].split()[0]
+    with host.sudo():
+        sockets = [s for s in host.socket.get_listening_sockets() if s.endswith(f":{port}")]
+        clients = host.file("/etc/egov6/provision-clients.json")
+        assert clients.user == "root" and clients.mode == 0o600
+        hashes = json.loads(clients.content_string)
+    assert sockets == [f"tcp://127.0.0.1:{port}"], sockets
+    assert sorted(hashes) == sorted(c["name"] for c in inventory_vars["nextcloud_provision_clients"])
+    assert all(len(digest) == 64 for digest in hashes.values())
+    assert host.service("egov6-provision.socket").is_enabled
+
+
 def test_code_is_not_writable_by_the_web_server(host: Any) -> None:
     for path in ("/var/www/nextcloud/lib", "/var/www/nextcloud/index.php", "/var/www/nextcloud/core"):
         item = host.file(path)

@@ -31,12 +31,15 @@ def test_flow_vars_follow_the_stack() -> None:
     assert {u["role"] for u in flow["spiffworkflow_users"]} == {"designer", "clerk"}
 
 
-def test_engine_may_act_as_nextcloud_admin_only_from_the_flow_hosts() -> None:
+def test_the_engine_reaches_only_the_provisioning_door_and_only_from_the_flow_hosts() -> None:
     topology = build_topology(load_stack("lab"), "lab")
     cloud = service_vars(topology, "cloud", None)
+    flow = service_vars(topology, "flow", None)
     flow_ips = [h.private_ip for h in topology.by_role("flow")]
-    assert cloud["nextcloud_admin_ranges"] == [str(r) for r in topology.config.admin_ranges] + flow_ips
-    assert cloud["nextcloud_service_accounts"] == ["egov6-flow"]
+    assert cloud["nextcloud_admin_ranges"] == [str(r) for r in topology.config.admin_ranges], "no admin from flow"
+    assert cloud["nextcloud_provision_clients"] == [{"name": "egov6-flow", "addresses": flow_ips}]
+    assert flow["spiffworkflow_provision_client"] == "egov6-flow"
+    assert "nextcloud_service_accounts" not in cloud
 
 
 def test_production_uses_an_external_provider_and_upstream_archives() -> None:

@@ -23,9 +23,10 @@ from typer.testing import CliRunner
 
 from egov6.cli.main import app
 from egov6.config.loader import load_stack, read_stack_file, stack_path
+from egov6.errors import Egov6Error
 from egov6.inventory import Connection, write_inventory
 from egov6.topology import build_topology
-from tests.unit.offline_render import ROLES, host_vars, render, render_text, templated_strings
+from tests.unit.offline_render import ROLES, host_vars, load_vars, render, render_text, strings, templated_strings
 
 runner = CliRunner()
 STACKS = ("lab", "production")
@@ -123,8 +124,14 @@ def _artefacts(path: Path, stack: str, tmp: Path) -> dict[str, str]:
     (secrets / "spiffworkflow-openid-client-secret").write_text("not-a-real-secret", encoding="utf-8")
     out: dict[str, str] = {}
     for file in sorted(inventory.rglob("*.yml")):
-        leaks = templated_strings(file)
-        assert leaks == [], f"{file.relative_to(inventory)}: values Ansible would evaluate as templates: {leaks}"
+        if file.name == "hosts.yml":
+            # Only what egov6 derived (names, addresses, the connection), plain for every Ansible tool: nothing in
+            # it can hold template syntax.
+            derived = [t for t in strings(load_vars(file)) if not re.fullmatch(r"[A-Za-z0-9._/:@ -]*", t)]
+            assert derived == [], f"hosts.yml holds free text: {derived}"
+        else:
+            leaks = templated_strings(file)
+            assert leaks == [], f"{file.relative_to(inventory)}: values Ansible would evaluate as templates: {leaks}"
         out[str(file.relative_to(inventory))] = file.read_text(encoding="utf-8")
     nginx = ROLES / "nginx" / "templates" / "etc" / "nginx" / "sites-available"
     cloud = host_vars(inventory, "cloud", ["php", "nginx", "nextcloud", "coturn", "tls"], secrets)
@@ -213,7 +220,12 @@ def test_hostile_values_are_refused_or_stay_data(
         return
     assert result.exit_code == 0, result.output
     baseline = _baseline(stack, tmp_path_factory.getbasetemp())
-    _check_inert(stack, data, _artefacts(stack_file, stack, tmp), baseline)
+    try:
+        artefacts = _artefacts(stack_file, stack, tmp)
+    except Egov6Error as refused:  # e.g. a vendor archive that is not there: `lab up` stops with this message
+        assert "vendor archive" in str(refused) or "checksum" in str(refused), refused
+        return
+    _check_inert(stack, data, artefacts, baseline)
 
 
 FREE_TEXT = [

@@ -1,4 +1,4 @@
-"""Keeps the engine's secrets equal to the values given as a JSON object on stdin.
+"""Keeps the engine's secrets equal to the values given on stdin as {"keep": {key: value}, "remove": [key]}.
 
 The engine stores them encrypted (Fernet, SPIFFWORKFLOW_BACKEND_ENCRYPTION_KEY); process models refer to them
 as SPIFF_SECRET:<key>. Prints one JSON line {"changed": [keys]} last; values are never printed. Run through
@@ -20,7 +20,8 @@ OWNER = {"username": "egov6-automation", "service": "egov6", "service_id": "egov
 
 
 def main() -> int:
-    wanted = json.load(sys.stdin)
+    request = json.load(sys.stdin)
+    wanted, retired = request["keep"], request.get("remove", [])
     app = create_app()
     changed = []
     with app.app.app_context():
@@ -33,6 +34,11 @@ def main() -> int:
                 continue
             SecretService.update_secret(key, value, owner.id, create_if_not_exists=True)
             changed.append(key)
+        for key in retired:
+            secret = SecretModel.query.filter_by(key=key).first()
+            if secret is not None:
+                db.session.delete(secret)
+                changed.append(key)
         db.session.commit()
     print(json.dumps({"changed": changed}))
     return 0

@@ -1,0 +1,140 @@
+"""The cloud host's provisioning door (nextcloud role, files/egov6-provision), driven over a socket as systemd hands
+it a connection, with a stand-in for occ that records its calls: only a known client's token opens it, and it does
+exactly one validated operation (creating a club's group), nothing else."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import socket
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from egov6.config.loader import repo_root
+
+SCRIPT = repo_root() / "playbooks" / "roles" / "nextcloud" / "files" / "egov6-provision"
+TOKEN = "engine-token-0123456789abcdefghijklmnopqrstuvwx"
+
+FAKE_OCC = """#!{python}
+import json, sys
+with open({calls!r}, "a") as calls:
+    calls.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[-1] == "verein-exists":
+    print('Group "verein-exists" already exists.')
+    sys.exit(1)
+print("Created group")
+"""
+
+
+@pytest.fixture
+def door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    loader = importlib.machinery.SourceFileLoader("egov6_provision", str(SCRIPT))
+    spec = importlib.util.spec_from_loader("egov6_provision", loader)
+    assert spec
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    clients = tmp_path / "clients.json"
+    clients.write_text(json.dumps({"egov6-flow": hashlib.sha256(TOKEN.encode()).hexdigest()}), encoding="utf-8")
+    occ = tmp_path / "occ"
+    occ.write_text(FAKE_OCC.format(python=sys.executable, calls=str(tmp_path / "calls.jsonl")), encoding="utf-8")
+    occ.chmod(0o755)
+    monkeypatch.setattr(module, "CLIENTS", str(clients))
+    monkeypatch.setattr(module, "OCC", str(occ))
+    return module
+
+
+def calls(tmp_path: Path) -> list[list[str]]:
+    path = tmp_path / "calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def ask(door: ModuleType, method: str, path: str, body: str = "", auth: str | None = None,
+        content_type: str = "application/x-www-form-urlencoded") -> tuple[int, dict[str, Any]]:  # fmt: skip
+    """One request over a socket pair, served the way systemd hands a connection to the unit."""
+    ours, theirs = socket.socketpair()
+
+    def serve() -> None:
+        door.Door(theirs, ("nginx", 0), None)
+        theirs.close()  # the unit's process ends here, which closes the connection
+
+    server = threading.Thread(target=serve)
+    server.start()
+    headers = [f"{method} {path} HTTP/1.0", f"Content-Type: {content_type}", f"Content-Length: {len(body.encode())}"]
+    if auth is not None:
+        headers.append(f"Authorization: Basic {base64.b64encode(auth.encode()).decode()}")
+    ours.sendall(("\r\n".join(headers) + "\r\n\r\n" + body).encode())
+    reply = b""
+    while chunk := ours.recv(65536):
+        reply += chunk
+    server.join(timeout=10)
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(payload)
+
+
+def test_the_engine_creates_a_clubs_group(door: ModuleType, tmp_path: Path) -> None:
+    body = "groupid=verein-tsv-birstein&displayname=TSV+Birstein+%26+%22S%C3%B6hne%22+%24%28id%29"
+    status, answer = ask(door, "POST", "/club-groups", body, auth=f"egov6-flow:{TOKEN}")
+    assert status == 200, answer
+    assert answer["ocs"]["data"] == {"groupid": "verein-tsv-birstein", "created": True}
+    assert calls(tmp_path) == [["group:add", '--display-name=TSV Birstein & "Söhne" $(id)', "verein-tsv-birstein"]]
+
+
+def test_an_existing_group_is_fine(door: ModuleType) -> None:
+    status, answer = ask(door, "POST", "/club-groups", '{"groupid": "verein-exists", "displayname": "X e.V."}',
+                         auth=f"egov6-flow:{TOKEN}", content_type="application/json")  # fmt: skip
+    assert status == 200 and answer["ocs"]["data"]["created"] is False
+
+
+@pytest.mark.parametrize(
+    "auth", [None, f"egov6-flow:{TOKEN}x", f"someone:{TOKEN}", "egov6-flow:", f"admin:{TOKEN}"], ids=str
+)
+def test_without_the_clients_token_nothing_happens(door: ModuleType, tmp_path: Path, auth: str | None) -> None:
+    status, _ = ask(door, "POST", "/club-groups", "groupid=verein-abc&displayname=A", auth=auth)
+    assert status == 401
+    assert calls(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "groupid=admin&displayname=A",
+        "groupid=verein-&displayname=A",
+        "groupid=verein-a/../b&displayname=A",
+        "groupid=verein-a;id&displayname=A",
+        "groupid=Verein-ABC&displayname=A",
+        "groupid=verein-abc&displayname=",
+        "groupid=verein-abc&displayname=A%0Ab",
+        "groupid=verein-abc&displayname=%E2%80%AEevil",
+        "groupid=verein-abc",
+        "not a form",
+    ],
+)
+def test_anything_but_a_clubs_group_is_refused(door: ModuleType, tmp_path: Path, body: str) -> None:
+    status, answer = ask(door, "POST", "/club-groups", body, auth=f"egov6-flow:{TOKEN}")
+    assert status == 400, answer
+    assert calls(tmp_path) == []
+
+
+@pytest.mark.parametrize(("method", "path", "expected"), [
+    ("GET", "/club-groups", 405), ("POST", "/users", 404), ("POST", "/../ocs/v2.php/cloud/users", 404),
+    ("DELETE", "/club-groups", 405), ("POST", "/config", 404),
+])  # fmt: skip
+def test_the_door_offers_nothing_else(door: ModuleType, tmp_path: Path, method: str, path: str, expected: int) -> None:
+    status, _ = ask(door, method, path, "groupid=verein-abc&displayname=A", auth=f"egov6-flow:{TOKEN}")
+    assert status == expected
+    assert calls(tmp_path) == []
+
+
+def test_the_token_is_never_logged(door: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    ask(door, "POST", "/club-groups", "groupid=verein-abc&displayname=A", auth=f"egov6-flow:{TOKEN}")
+    ask(door, "POST", "/club-groups", "groupid=verein-abc&displayname=A", auth=f"egov6-flow:{TOKEN}wrong")
+    logged = capsys.readouterr().err
+    assert "verein-abc" in logged and TOKEN not in logged
