@@ -63,13 +63,15 @@ def inventory_dir(stack: str) -> Path:
 
 
 def _rule(rule: FirewallRule) -> dict[str, Any]:
-    """A rule as nftables needs it: sources split by address family (an empty list: family not allowed)."""
+    """A rule as nftables needs it: peers split by address family (an empty list: family not allowed); sources of
+    an inbound rule, destinations of an outbound one."""
     nets = [ipaddress.ip_network(peer) for peer in rule.peers]
+    peers = "sources" if rule.direction == "in" else "destinations"
     return {
         "protocol": rule.protocol,
         "port": rule.port,
-        "sources_v4": [str(n) for n in nets if n.version == 4],
-        "sources_v6": [str(n) for n in nets if n.version == 6],
+        f"{peers}_v4": [str(n) for n in nets if n.version == 4],
+        f"{peers}_v6": [str(n) for n in nets if n.version == 6],
         "description": rule.description,
     }
 
@@ -122,7 +124,12 @@ def write_inventory(
     _dump(folder / "group_vars" / "all" / "egov6.yml", topology.stack, common)
     for role, rules in topology.rules.items():
         inbound = [_rule(r) for r in rules if r.direction == "in"]
-        role_vars = {"base_firewall_inbound": inbound, **service_vars(topology, role, connection.local_dir)}
+        outbound = [_rule(r) for r in rules if r.direction == "out"]
+        role_vars = {
+            "base_firewall_inbound": inbound,
+            "base_firewall_outbound": outbound,
+            **service_vars(topology, role, connection.local_dir),
+        }
         _dump(folder / "group_vars" / role / "egov6.yml", topology.stack, role_vars)
     return folder
 

@@ -126,6 +126,12 @@ def _rules(cfg: StackConfig, role: Role) -> tuple[FirewallRule, ...]:
     ]
     if cfg.backup.target == "storage_box" and role != "backup":
         rules.append(FirewallRule("out", "tcp", "23", ANYWHERE, "borg to the Storage Box (SSH on port 23)"))
+    if cfg.backup.target == "host" and role != "backup":
+        rules.append(FirewallRule("out", "tcp", "22", subnet, "borg to the stack's backup host", "private"))
+    if cfg.lab:
+        # Lab hosts have no way out but the controller's apt cache on the bridge (the first address).
+        bridge = f"{next(cfg.network.subnet.hosts())}/32"
+        rules.append(FirewallRule("out", "tcp", str(cfg.lab.apt_cache_port), (bridge,), "apt cache (lab)", "private"))
     return tuple(rules)
 
 

@@ -24,8 +24,21 @@ def test_rules_per_role() -> None:
     assert ("tcp", "443") in inbound["cloud"] and ("udp", "49152-65535") in inbound["cloud"]
     assert ("tcp", "443") in inbound["flow"] and ("udp", "3478") not in inbound["flow"]
     assert inbound["backup"] == {("tcp", "22"), ("icmp", None)}
-    private = [r for r in topo.rules["backup"] if r.scope == "private"]
+    private = [r for r in topo.rules["backup"] if r.scope == "private" and r.direction == "in"]
     assert [r.peers for r in private] == [("10.66.1.0/24",)]
+
+
+def test_egress_per_role_on_the_private_network() -> None:
+    topo = build_topology(load_stack("lab"), "lab")
+    out = {role: {(r.port, r.peers) for r in rules if r.direction == "out" and r.scope == "private"}
+           for role, rules in topo.rules.items()}  # fmt: skip
+    apt_cache = ("3152", ("10.66.1.1/32",))
+    assert out["cloud"] == out["flow"] == {("22", ("10.66.1.0/24",)), apt_cache}  # borg to the backup host
+    assert out["backup"] == {apt_cache}
+    production = build_topology(load_stack("production"), "production")
+    assert not [
+        r for rules in production.rules.values() for r in rules if r.direction == "out" and r.scope == "private"
+    ]
 
 
 def test_volumes_follow_the_declared_sizes() -> None:
