@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,8 +22,12 @@ CLIENT = "egov6-flow"
 
 
 @pytest.fixture(scope="module")
-def cloud() -> Cloud:
-    return Cloud.of_lab(STACK)
+def cloud() -> Iterator[Cloud]:
+    cloud = Cloud.of_lab(STACK)
+    yield cloud
+    # The refused attempts below count as brute force from the flow host: forget them again.
+    flow_address = first_host(STACK, "flow")[1]["egov6_private_ip"]
+    cloud.occ("security:bruteforce:reset", flow_address)
 
 
 def _token() -> str:
@@ -76,7 +81,8 @@ def from_flow(cloud: Cloud, method: str, path: str, *form: str, user: str = CLIE
 )  # fmt: skip
 def test_the_engines_token_opens_nothing_in_nextcloud(cloud: Cloud, method: str, path: str, what: str) -> None:
     status, body = from_flow(cloud, method, path, "value=no")
-    assert status == 401, f"the engine's token could {what}: {status} {body[:200]}"
+    # 401, or 429 once Nextcloud's brute-force protection throttles the flow host for the failed attempts
+    assert status in (401, 429), f"the engine's token could {what}: {status} {body[:200]}"
 
 
 def test_no_nextcloud_account_for_the_engine(cloud: Cloud) -> None:

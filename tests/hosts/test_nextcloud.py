@@ -159,7 +159,7 @@ def test_the_provisioning_door_listens_on_loopback_and_keeps_only_token_hashes(
     with host.sudo():
         sockets = [s for s in host.socket.get_listening_sockets() if s.endswith(f":{port}")]
         clients = host.file("/etc/egov6/provision-clients.json")
-        assert clients.user == "root" and clients.mode == 0o600
+        assert clients.user == "root" and clients.group == "www-data" and clients.mode == 0o640
         hashes = json.loads(clients.content_string)
     assert sockets == [f"tcp://127.0.0.1:{port}"], sockets
     assert sorted(hashes) == sorted(c["name"] for c in inventory_vars["nextcloud_provision_clients"])

@@ -47,7 +47,7 @@ def door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     occ.write_text(FAKE_OCC.format(python=sys.executable, calls=str(tmp_path / "calls.jsonl")), encoding="utf-8")
     occ.chmod(0o755)
     monkeypatch.setattr(module, "CLIENTS", str(clients))
-    monkeypatch.setattr(module, "OCC", str(occ))
+    monkeypatch.setattr(module, "OCC", [str(occ)])
     return module
 
 
