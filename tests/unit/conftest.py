@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import importlib.machinery
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
-from egov6.config.loader import read_stack_file, stack_path
+from egov6.config.loader import read_stack_file, repo_root, stack_path
 from egov6.declared import Declaration
 from egov6.hetzner.evaluate import evaluate
 
@@ -46,3 +49,21 @@ def write_stack(tmp_path: Path) -> StackWriter:
         return path
 
     return write
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """A script a role ships (a file, not a package module), loaded to test its functions."""
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_loader(name, loader)
+    assert spec
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def build_release() -> ModuleType:
+    """The workflow engine's release build (spiffworkflow role, files/build_release.py)."""
+    return load_script(
+        repo_root() / "playbooks" / "roles" / "spiffworkflow" / "files" / "build_release.py", "build_release"
+    )

@@ -3,7 +3,6 @@ off, and leaves no process behind (IBM's telemetry, started by the frontend's @c
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -12,19 +11,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-from egov6.config.loader import repo_root
-
-SCRIPT = repo_root() / "playbooks" / "roles" / "spiffworkflow" / "files" / "build_release.py"
-
-
-@pytest.fixture(scope="module")
-def build_release() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_release", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_build_tools_get_a_minimal_environment_with_telemetry_off(

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.machinery
-import importlib.util
 import json
 import socket
 import sys
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 
 from egov6.config.loader import repo_root
+from tests.unit.conftest import load_script
 
 SCRIPT = repo_root() / "playbooks" / "roles" / "nextcloud" / "files" / "egov6-provision"
 TOKEN = "engine-token-0123456789abcdefghijklmnopqrstuvwx"
@@ -36,11 +35,7 @@ print("Created group")
 
 @pytest.fixture
 def door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("egov6_provision", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("egov6_provision", loader)
-    assert spec
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
+    module = load_script(SCRIPT, "egov6_provision")
     clients = tmp_path / "clients.json"
     clients.write_text(json.dumps({"egov6-flow": hashlib.sha256(TOKEN.encode()).hexdigest()}), encoding="utf-8")
     occ = tmp_path / "occ"

@@ -3,17 +3,12 @@ engine's controller-side build."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
-
-import pytest
 
 from egov6.config import load_stack
 from egov6.inventory import service_vars
 from egov6.topology import build_topology
-
-BUILD = Path(__file__).resolve().parents[2] / "playbooks/roles/spiffworkflow/files/build_release.py"
 
 
 def test_flow_vars_follow_the_stack() -> None:
@@ -51,16 +46,7 @@ def test_production_uses_an_external_provider_and_upstream_archives() -> None:
     assert "spiffworkflow_archive_path" not in flow
 
 
-@pytest.fixture(scope="module")
-def build() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_release", BUILD)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_wheelhouse_requirements_leave_out_mysql_and_let_pins_win(build: ModuleType, tmp_path: Path) -> None:
+def test_wheelhouse_requirements_leave_out_mysql_and_let_pins_win(build_release: ModuleType, tmp_path: Path) -> None:
     def project(name: str, text: str) -> Path:
         (tmp_path / name).mkdir()
         (tmp_path / name / "pyproject.toml").write_text(text, encoding="utf-8")
@@ -71,6 +57,6 @@ def test_wheelhouse_requirements_leave_out_mysql_and_let_pins_win(build: ModuleT
     backend = project("backend", f'[project]\nname="b"\ndependencies=[{deps}]\n')
     common = project("common", '[project]\nname="c"\ndependencies=["Jinja2==3.1.6", "SpiffWorkflow==3.1.3a9"]\n')
     connector = project("connector", '[tool.poetry.dependencies]\npython="^3.9"\nrequests="^2.28.2"\n')
-    wanted = build.requirements(backend, common, connector, ["SpiffWorkflow==3.1.3a1780622559"])
+    wanted = build_release.requirements(backend, common, connector, ["SpiffWorkflow==3.1.3a1780622559"])
     assert wanted == ["flask == 3.1.3", "SpiffWorkflow>=3.1.3a1", "Jinja2==3.1.6", "requests",
                       "SpiffWorkflow==3.1.3a1780622559"]  # fmt: skip
