@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,3 +28,31 @@ def test_every_role_has_its_contract_and_prefixed_variables() -> None:
         assert list(options) == list(defaults), role.name
         assert all(name.startswith(f"{role.name}_") for name in defaults), role.name
         assert (role / "README.md").read_text(encoding="utf-8").count("`" + next(iter(defaults)) + "`") >= 1
+
+
+def _tasks(value: object) -> list[dict[str, object]]:
+    """Every task of a task file, blocks and rescues included."""
+    found: list[dict[str, object]] = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict):
+            found.append(item)
+            for key in ("block", "rescue", "always"):
+                found += _tasks(item.get(key))
+    return found
+
+
+def test_shell_tasks_interpolate_only_quoted_values() -> None:
+    """A value reaches a shell only through `| quote` (better: `command` with argv, which most tasks use)."""
+    unquoted = []
+    for path in sorted((ROOT / "playbooks").rglob("tasks/*.yml")) + sorted(
+        (ROOT / "playbooks").rglob("handlers/*.yml")
+    ):
+        for task in _tasks(yaml.safe_load(path.read_text(encoding="utf-8"))):
+            shell = task.get("ansible.builtin.shell")
+            if shell is None:
+                continue
+            cmd = str(shell.get("cmd", "") if isinstance(shell, dict) else shell)
+            unquoted += [
+                (path.name, expr) for expr in re.findall(r"\{\{(.*?)\}\}", cmd) if not expr.strip().endswith("| quote")
+            ]
+    assert unquoted == [], unquoted
