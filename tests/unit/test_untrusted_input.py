@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from egov6.cli.main import app
-from egov6.config.loader import load_stack, read_stack_file, stack_path
+from egov6.config.loader import load_stack, read_stack_file, repo_root, stack_path
 from egov6.errors import Egov6Error
 from egov6.inventory import Connection, write_inventory
 from egov6.topology import build_topology
@@ -141,14 +141,10 @@ def _artefacts(path: Path, stack: str, tmp: Path) -> dict[str, str]:
     out["spiffworkflow.conf"] = render(nginx / "spiffworkflow.conf.j2", flow, item=flow["nginx_sites"][0])
     env = ROLES / "spiffworkflow" / "templates" / "etc" / "spiffworkflow" / "backend.env.j2"
     out["backend.env"] = render(env, flow)
-    dmn = repo_root_path() / "process-models" / "egov6" / "club-application" / "town-eligibility.dmn.j2"
+    dmn = repo_root() / "process-models" / "egov6" / "club-application" / "town-eligibility.dmn.j2"
     out["town-eligibility.dmn"] = render(dmn, flow)
     out["authorized_keys"] = "".join(render_key(admin, cloud) for admin in cloud["base_admins"])
     return out
-
-
-def repo_root_path() -> Path:
-    return ROLES.parent.parent
 
 
 def render_key(admin: dict[str, Any], variables: dict[str, Any]) -> str:
