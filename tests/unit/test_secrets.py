@@ -41,8 +41,12 @@ def test_the_lab_needs_no_environment_secret(tmp_path: Path, monkeypatch: pytest
 def test_the_run_environment_keeps_only_what_ansible_needs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HCLOUD_TOKEN", "canary-token")
     monkeypatch.setenv(VARIABLE, "canary-secret")
-    prepared = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "awx_display", "ANSIBLE_CONFIG": "/x/ansible.cfg"}
-    env = scrubbed_env(prepared)
+    # An admin whose shell already points ANSIBLE_CONFIG at the project's file: the run must keep it (without it
+    # Ansible reads no ansible.cfg, runs without pipelining and fails where it becomes an unprivileged user).
+    monkeypatch.setenv("ANSIBLE_CONFIG", "/x/ansible.cfg")
+    ours = {"ANSIBLE_CONFIG": "/x/ansible.cfg"}
+    prepared = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "awx_display", **ours}
+    env = scrubbed_env(prepared, ours)
     assert "HCLOUD_TOKEN" not in env and VARIABLE not in env
     assert env["ANSIBLE_STDOUT_CALLBACK"] == "awx_display" and env["ANSIBLE_CONFIG"] == "/x/ansible.cfg"
     assert set(env) - {"ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_CONFIG"} <= set(INHERITED_ENV)
