@@ -137,3 +137,34 @@ def test_hetzner_token_key_is_not_egov6s_business(production_data: dict[str, Any
     path = tmp_path / "Pulumi.x.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     assert load_stack(path).environment == "production"
+
+
+HINTS: list[tuple[str, str, Any, str, str]] = [
+    ("typo of a nested key", "hosts.cloud.server_tpye", "cx22", "egov6:hosts.cloud.server_tpye",
+     "did you mean 'server_type'? valid keys here: count, server_type"),
+    ("typo in a contact", "processing.dpo.emial", "dsb@example.de", "egov6:processing.dpo.emial",
+     "did you mean 'email'?"),
+    ("unknown top-level key lists the valid ones", "colud", 1, "egov6:colud", "valid keys here: environment, name"),
+    ("town name as slug", "towns.1.slug", "Bad Soden-Salmünster", "egov6:towns[1].slug",
+     "(e.g. 'bad-soden-salmuenster')"),
+    ("umlaut in a slug", "towns.0.slug", "wächtersbach", "egov6:towns[0].slug", "(e.g. 'waechtersbach')"),
+    ("e-mail says its form", "processing.controller.email", "poststelle", "egov6:processing.controller.email",
+     "an e-mail address such as it@example.de"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "key", "value", "where", "hint"), HINTS, ids=[h[0] for h in HINTS])
+def test_errors_say_what_is_allowed(
+    case: str,
+    key: str,
+    value: Any,
+    where: str,
+    hint: str,
+    production_data: dict[str, Any],
+    write_stack: Callable[..., Path],
+) -> None:
+    data = copy.deepcopy(production_data)
+    _set(data, key, value)
+    with pytest.raises(ConfigError) as caught:
+        load_stack(write_stack(data))
+    assert any(k == where and hint in r for k, r in caught.value.problems), f"{case}: {caught.value.problems}"

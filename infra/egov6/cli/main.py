@@ -23,6 +23,7 @@ app.command()(lab.converge)
 app.command()(lab.verify)
 app.add_typer(lab.lab_app, name="lab")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(stacks.stack_app, name="stack")
 
 
 @app.command()

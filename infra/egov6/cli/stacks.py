@@ -86,3 +86,15 @@ def deploy(stack: str, yes: bool) -> None:
 
 
 __all__ = ["EXIT_FAILED", "EXIT_INPUT", "check", "deploy", "preview"]
+
+
+stack_app = typer.Typer(help="The stack file itself: its reference.", no_args_is_help=True)
+
+
+@stack_app.command("reference")
+@handle_errors
+def reference() -> None:
+    """Print the stack-file reference (Markdown; docs/stack-reference.md is this output)."""
+    from egov6.config.reference import reference_markdown
+
+    typer.echo(reference_markdown(), nl=False)

@@ -6,13 +6,15 @@ before the whole file is valid.
 
 from __future__ import annotations
 
+import difflib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from egov6.config.schema import PATTERN_HELP, StackConfig, semantic_problems
+from egov6.config.schema import PATTERN_HELP, SLUG, StackConfig, semantic_problems
 from egov6.errors import ConfigError
 
 NAMESPACE = "egov6"
@@ -66,6 +68,62 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return text
 
 
+# German letters a slug spells out (the usual transliteration of town and club names).
+_SPELLED_OUT = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"}
+
+
+def slug_hint(value: object) -> str:
+    """A slug close to what was written: ``Bad Soden-Salmünster`` → ``bad-soden-salmuenster``."""
+    text = "".join(_SPELLED_OUT.get(char, char) for char in str(value))
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    words = "".join(char if char.isalnum() else " " for char in text).split()
+    return "-".join(words)[:32].strip("-")
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The schema model that holds the last key of ``loc`` (None when the path leaves the schema)."""
+    model: type[BaseModel] = StackConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            if model is StackConfig or part not in ("cloud", "flow", "backup"):
+                return None
+            continue  # a role of the hosts mapping
+        found = [a for a in _annotations(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not found:
+            return None
+        model = found[0]
+    return model
+
+
+def _annotations(annotation: Any) -> list[Any]:
+    """The annotation and everything nested in it (list items, dict values, union members)."""
+    nested = [annotation]
+    for arg in getattr(annotation, "__args__", ()):
+        nested += _annotations(arg)
+    return nested
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    model = _model_at(loc)
+    if model is None:
+        return "unknown key (typo?)"
+    valid = list(model.model_fields)
+    near = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+    guess = f"did you mean '{near[0]}'? " if near else ""
+    return f"unknown key: {guess}valid keys here: {', '.join(valid)}"
+
+
+def _pattern_reason(pattern: str, value: object, reason: str) -> str:
+    if pattern not in PATTERN_HELP:
+        return reason
+    text = f"must be {PATTERN_HELP[pattern]}"
+    hint = slug_hint(value) if pattern == SLUG else ""
+    return f"{text} (e.g. '{hint}')" if hint and hint != value and len(hint) >= 2 else text
+
+
 def load_stack_mapping(data: dict[str, Any], source: str) -> StackConfig:
     """Validates the ``egov6:*`` keys (namespace already stripped) of one stack."""
     try:
@@ -77,12 +135,11 @@ def load_stack_mapping(data: dict[str, Any], source: str) -> StackConfig:
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or ("-" in p and "(" in p))))
             reason = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                reason = "unknown key (typo?)"
+                reason = _unknown_key(loc)
             elif err["type"] == "missing":
                 reason = "required key is missing"
             elif err["type"] == "string_pattern_mismatch":
-                pattern = str(err.get("ctx", {}).get("pattern", ""))
-                reason = f"must be {PATTERN_HELP[pattern]}" if pattern in PATTERN_HELP else reason
+                reason = _pattern_reason(str(err.get("ctx", {}).get("pattern", "")), err.get("input"), reason)
             problems.append((_key_path(loc), reason))
         raise ConfigError(source, problems) from None
     semantic = semantic_problems(cfg)

@@ -102,7 +102,10 @@ class Town(Strict):
 
 class Admin(Strict):
     name: str = Field(pattern=ADMIN_NAME, description="Personal login name (no shared accounts)")
-    ssh_key: str = Field(description="OpenSSH public key; keys only, never passwords")
+    ssh_key: str = Field(
+        description="One OpenSSH public key, 'TYPE BASE64 [comment]' on one line (ssh-ed25519 recommended; "
+        "ssh-rsa from 3072 bits); admins log in with keys only"
+    )
 
     @field_validator("ssh_key")
     @classmethod
@@ -129,17 +132,21 @@ class Admin(Strict):
 
 class HostGroup(Strict):
     count: int = Field(1, ge=1, le=500, description="How many hosts of this role")
-    server_type: str = Field(pattern=SERVER_TYPE, description="Hetzner server type")
-    location: Location
-    image: str = Field("debian-12", pattern=IMAGE, description="Supported Debian release only")
-    data_volume_gb: int = Field(0, ge=0, le=10240, description="Volume for user data (Nextcloud files)")
-    db_volume_gb: int = Field(0, ge=0, le=10240, description="Volume for database files")
+    server_type: str = Field(pattern=SERVER_TYPE, description="Hetzner server type (CPU, memory, disk of each host)")
+    location: Location = Field(description="Hetzner data centre: fsn1 Falkenstein, nbg1 Nuremberg, hel1 Helsinki")
+    image: str = Field("debian-12", pattern=IMAGE, description="Operating system image (Debian release)")
+    data_volume_gb: int = Field(
+        0, ge=0, le=10240, description="Size of the volume for user data (Nextcloud files) in GB; 0: none"
+    )
+    db_volume_gb: int = Field(0, ge=0, le=10240, description="Size of the volume for database files in GB; 0: none")
 
 
 class NetworkConfig(Strict):
-    ip_range: ipaddress.IPv4Network
-    subnet: ipaddress.IPv4Network
-    zone: Literal["eu-central"] = "eu-central"
+    ip_range: ipaddress.IPv4Network = Field(description="Private network of the stack (RFC 1918), CIDR notation")
+    subnet: ipaddress.IPv4Network = Field(
+        description="The hosts' subnet inside ip_range; hosts start at its 10th address"
+    )
+    zone: Literal["eu-central"] = Field("eu-central", description="Hetzner network zone of the German locations")
 
     @model_validator(mode="after")
     def _subnet_inside(self) -> NetworkConfig:
@@ -151,27 +158,31 @@ class NetworkConfig(Strict):
 
 
 class Retention(Strict):
-    daily: int = Field(7, ge=1, le=60)
-    weekly: int = Field(4, ge=0, le=52)
-    monthly: int = Field(6, ge=0, le=24, description="Upper bound of backup retention (DEL-03)")
+    daily: int = Field(7, ge=1, le=60, description="Daily backups kept (count)")
+    weekly: int = Field(4, ge=0, le=52, description="Weekly backups kept (count)")
+    monthly: int = Field(
+        6, ge=0, le=24, description="Monthly backups kept (count); the oldest backup's age bounds retention (DEL-03)"
+    )
 
 
 class BackupConfig(Strict):
     target: Literal["storage_box", "host"] = Field(
         description="storage_box: Hetzner Storage Box (production); host: the stack's backup host (lab)"
     )
-    location: Location
-    storage_box_type: str = Field("bx21", pattern=STORAGE_BOX)
-    schedule: str = Field("02:30", pattern=TIME_OF_DAY, description="Daily start, local time")
-    retention: Retention = Retention()
+    location: Location = Field(description="Data centre of the backups; another one than the hosts' (BSI CON.3)")
+    storage_box_type: str = Field(
+        "bx21", pattern=STORAGE_BOX, description="Hetzner Storage Box size (storage_box only)"
+    )
+    schedule: str = Field("02:30", pattern=TIME_OF_DAY, description="Daily start, local time (Europe/Berlin)")
+    retention: Retention = Field(Retention(), description="How many backups are kept")
 
 
 class TurnConfig(Strict):
-    enabled: bool = True
-    port: int = Field(3478, ge=1, le=65535)
-    tls_port: int = Field(5349, ge=1, le=65535)
-    relay_min: int = Field(49152, ge=1024, le=65535)
-    relay_max: int = Field(65535, ge=1024, le=65535)
+    enabled: bool = Field(True, description="Run a TURN server (coturn) for Talk's video calls behind NAT")
+    port: int = Field(3478, ge=1, le=65535, description="TURN port (UDP and TCP)")
+    tls_port: int = Field(5349, ge=1, le=65535, description="TURN over TLS port")
+    relay_min: int = Field(49152, ge=1024, le=65535, description="First UDP port of the media relay range")
+    relay_max: int = Field(65535, ge=1024, le=65535, description="Last UDP port of the media relay range")
 
     @model_validator(mode="after")
     def _relay_range(self) -> TurnConfig:
@@ -187,20 +198,20 @@ class EncryptionConfig(Strict):
 
 
 class Contact(Strict):
-    name: str = Field(min_length=2, max_length=200)
-    email: str = Field(pattern=EMAIL, max_length=254)
-    address: str = Field("", max_length=300)
+    name: str = Field(min_length=2, max_length=200, description="Name of the person or body")
+    email: str = Field(pattern=EMAIL, max_length=254, description="Contact e-mail address")
+    address: str = Field("", max_length=300, description="Postal address (one line), as in the processing register")
 
 
 class ProcessingConfig(Strict):
     """Who is responsible (GDPR Art. 4(7), 28, 30): feeds the processing register and the audit report."""
 
-    controller: Contact
-    dpo: Contact
-    processor: Contact
+    controller: Contact = Field(description="Controller (Art. 4(7) GDPR): the lead town for the cooperation")
+    dpo: Contact = Field(description="Data-protection officer (Art. 37 GDPR)")
+    processor: Contact = Field(description="Processor (Art. 28 GDPR): the hosting provider")
     dpa_signed: dt.date = Field(description="Data-processing agreement with Hetzner signed on")
     dpa_reviewed: dt.date = Field(description="Last yearly review of the agreement and Hetzner's TOMs")
-    holds_personal_data: bool = True
+    holds_personal_data: bool = Field(True, description="The stack processes personal data (it does: accounts, files)")
 
 
 class LabConfig(Strict):
@@ -209,9 +220,9 @@ class LabConfig(Strict):
 
 
 class DnsConfig(Strict):
-    ttl: int = Field(300, ge=60, le=86400)
-    cloud: str = Field("cloud", pattern=SERVICE_NAME, description="Name of the EhrenamtsCloud")
-    flow: str = Field("flow", pattern=SERVICE_NAME, description="Name of the workflow engine")
+    ttl: int = Field(300, ge=60, le=86400, description="Time to live of the stack's DNS records in seconds")
+    cloud: str = Field("cloud", pattern=SERVICE_NAME, description="Host name of the club cloud inside domain")
+    flow: str = Field("flow", pattern=SERVICE_NAME, description="Host name of the workflow engine inside domain")
 
 
 class ReleaseArchive(Strict):
@@ -237,14 +248,14 @@ class ReleaseArchive(Strict):
 
 
 class NextcloudConfig(ReleaseArchive):
-    version: str = Field("33.0.1", pattern=VERSION)
-    club_quota_gb: int = Field(1024, ge=1, le=10240, description="Quota of each club's space")
+    version: str = Field("33.0.1", pattern=VERSION, description="Nextcloud release installed")
+    club_quota_gb: int = Field(1024, ge=1, le=10240, description="Default quota of each club's space in GB (per club)")
     app_store: bool = Field(True, description="Install Talk, Calendar, Contacts from the app store")
 
 
 class WorkflowUser(Strict):
     name: Annotated[str, Field(pattern=WORKFLOW_USER, description="Login of a built-in OpenID user")]
-    role: Literal["designer", "clerk"]
+    role: Literal["designer", "clerk"] = Field(description="designer: models processes; clerk: works on tasks")
 
 
 class OpenIdConfig(Strict):
@@ -265,45 +276,54 @@ class OpenIdConfig(Strict):
 
 
 class WorkflowConfig(Strict):
-    version: str = Field("3.0.0", pattern=VERSION)
+    version: str = Field("3.0.0", pattern=VERSION, description="SpiffArena release installed")
     engine: ReleaseArchive = Field(description="SpiffArena release (backend, frontend)")
     connector_command: ReleaseArchive = Field(description="spiffworkflow-connector-command (not on PyPI)")
     modeler: ReleaseArchive | None = Field(
         None, description="bpmn-js-spiffworkflow npm tarball when the frontend's git dependency is out of reach"
     )
-    openid: OpenIdConfig
+    openid: OpenIdConfig = Field(description="Where the engine's users sign in")
     workers: int = Field(2, ge=1, le=32, description="API server worker processes")
 
 
 class TlsConfig(Strict):
     mode: Literal["lab-ca", "acme"] = Field(description="lab-ca: a CA egov6 makes per lab; acme: certbot")
-    acme_email: str | None = Field(None, pattern=EMAIL, max_length=254)
+    acme_email: str | None = Field(None, pattern=EMAIL, max_length=254, description="acme: address for expiry notices")
 
 
 class StackConfig(Strict):
-    environment: Environment
+    environment: Environment = Field(description="lab: local hosts; staging and production: Hetzner Cloud")
     name: Annotated[str, Field(pattern=SLUG, description="Prefix of every resource and host name")]
-    owner: Annotated[str, Field(pattern=SLUG, description="Owner label on every resource")]
-    towns: list[Town] = Field(min_length=1)
-    lead_town: str
-    domain: Annotated[str, Field(pattern=DNS_NAME, max_length=253, description="DNS zone of the stack")]
-    dns: DnsConfig = DnsConfig()
-    admins: list[Admin] = Field(min_length=1)
-    admin_ranges: list[IPvAnyNetwork] = Field(min_length=1)
-    hosts: dict[Role, HostGroup]
-    network: NetworkConfig
-    backup: BackupConfig
-    turn: TurnConfig = TurnConfig()
-    encryption: EncryptionConfig
-    nextcloud: NextcloudConfig
-    workflow: WorkflowConfig | None = None
-    tls: TlsConfig
-    processing: ProcessingConfig
+    owner: Annotated[str, Field(pattern=SLUG, description="Owner label on every resource (the cooperation)")]
+    towns: list[Town] = Field(min_length=1, description="The towns of the cooperation (one entry per town)")
+    lead_town: str = Field(description="Name of the town that leads the cooperation (one of towns)")
+    domain: Annotated[
+        str,
+        Field(pattern=DNS_NAME, max_length=253, description="DNS zone the stack creates; delegate it to Hetzner DNS"),
+    ]
+    dns: DnsConfig = Field(DnsConfig(), description="Names of the services inside domain")
+    admins: list[Admin] = Field(min_length=1, description="Personal admin accounts on every host")
+    admin_ranges: list[IPvAnyNetwork] = Field(
+        min_length=1,
+        description="Public addresses (CIDR) the admins connect from, e.g. the town halls' Internet egress: "
+        "SSH is open to these only",
+    )
+    hosts: dict[Role, HostGroup] = Field(description="Host groups by role: cloud, flow and (lab) backup")
+    network: NetworkConfig = Field(description="The stack's private network")
+    backup: BackupConfig = Field(description="Where and when backups are made")
+    turn: TurnConfig = Field(TurnConfig(), description="TURN server for Talk")
+    encryption: EncryptionConfig = Field(description="Encryption of the data at rest")
+    nextcloud: NextcloudConfig = Field(description="The club cloud (Nextcloud)")
+    workflow: WorkflowConfig | None = Field(
+        None, description="The workflow engine (SpiffArena); required with flow hosts"
+    )
+    tls: TlsConfig = Field(description="Where the services' certificates come from")
+    processing: ProcessingConfig = Field(description="Who is responsible: feeds the Art. 30 record")
     allow_locations_outside_germany: bool = Field(
         False, description="Allow hel1 (Finland, EU); never outside the EU (LOC-01)"
     )
     protection: bool | None = Field(None, description="Delete/rebuild protection; default on in production")
-    lab: LabConfig | None = None
+    lab: LabConfig | None = Field(None, description="Lab settings (lab stacks only)")
 
     @field_validator("admin_ranges")
     @classmethod
