@@ -55,6 +55,9 @@ BROKEN: list[tuple[str, str, Any, str, str]] = [
     ("subnet outside range", "network.subnet", "10.99.1.0/24", "egov6:network", "not inside"),
     ("missing admin key", "admins.0.ssh_key", DELETE, "egov6:admins[0].ssh_key", "missing"),
     ("not an ssh key", "admins.1.ssh_key", "ssh-ed25519 not-base64!", "egov6:admins[1].ssh_key", "one openssh"),
+    ("ECDSA key the hardened sshd refuses", "admins.0.ssh_key", "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdH"
+     "AyNTYAAAAIbmlzdHAyNTYAAABBBJ0/OkZKJyLi8K+I3oHOTUMu7zTMp9W8NuYLaRnJZOagg9NLM2L1UkJtM0LXI0irV1jMTZ8L973Nc1JwCIGz5"
+     "5I= a@laptop", "egov6:admins[0].ssh_key", "ssh-ed25519, ssh-rsa"),
     ("no admins", "admins", [], "egov6:admins", "at least 1"),
     ("duplicate admin", "admins.1.name", "akeller", "egov6:admins", "duplicate"),
     ("unknown environment", "environment", "prod", "egov6:environment", "production"),
@@ -71,6 +74,8 @@ BROKEN: list[tuple[str, str, Any, str, str]] = [
     ("lab settings on production", "lab", {"bridge": "br-x"}, "egov6:lab", "only lab stacks"),
     ("too many hosts for subnet", "hosts.cloud.count", 300, "egov6:network.subnet", "holds"),
     ("old unsupported image", "hosts.flow.image", "ubuntu-16.04", "egov6:hosts.flow.image", "debian-12"),
+    ("Debian release the roles do not support", "hosts.cloud.image", "debian-13", "egov6:hosts.cloud.image",
+     "the release the roles are written and tested for"),
     ("flow hosts without an engine", "workflow", DELETE, "egov6:workflow", "flow hosts"),
     ("demo OpenID provider in production", "workflow.openid", {"provider": "builtin", "users": [
         {"name": "designer1", "role": "designer"}]}, "egov6:workflow.openid.provider", "lab only"),

@@ -56,3 +56,17 @@ def test_no_value_becomes_shell_code() -> None:
             if isinstance(argv, list) and len(argv) > 2 and argv[0] in ("sh", "bash") and argv[1] == "-c":
                 found += [(path.name, value) for value in re.findall(r"\{\{(.*?)\}\}", str(argv[2]))]
     assert found == [], found
+
+
+def test_every_admin_key_type_the_schema_accepts_is_one_sshd_accepts() -> None:
+    """A key type the stack file may declare but the hardened sshd refuses would lock the admin out."""
+    from egov6.config.schema import SSH_KEY_TYPES
+
+    defaults = yaml.safe_load((ROOT / "playbooks/roles/base/defaults/main.yml").read_text(encoding="utf-8"))
+    template = (ROOT / "playbooks/roles/base/templates/etc/ssh/sshd_config.d/10-egov6.conf.j2").read_text("utf-8")
+    accepted_line = next(line for line in template.splitlines() if line.startswith("PubkeyAcceptedAlgorithms"))
+    accepted = set(defaults["base_ssh_host_key_algorithms"]) | set(re.findall(r"'([a-z0-9@.-]+)'", accepted_line))
+    # An ssh-rsa key signs with rsa-sha2-256/512; every other type signs with its own name.
+    signatures = {"ssh-rsa": {"rsa-sha2-256", "rsa-sha2-512"}}
+    refused = [t for t in SSH_KEY_TYPES if not signatures.get(t, {t}) & accepted]
+    assert refused == []
