@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import subprocess
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,13 +17,14 @@ from typer.testing import CliRunner
 
 from egov6.audit.diff import compare, declared_at
 from egov6.audit.render import FORMATS, diagram_svg, render
-from egov6.audit.report import build_report, transfers
+from egov6.audit.report import build_report, report_for_stack, transfers
 from egov6.cli.main import app
 from egov6.declared import Declaration
 from egov6.errors import Egov6Error
 from egov6.hetzner.evaluate import RecordingMocks, evaluate
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
 KNOWN_SECRETS = ("hcloud-token-7f3a9c2e1d", "storagebox-password-5b8e0a4f")
 
 
@@ -106,6 +109,26 @@ def test_no_secret_in_any_format(fmt: str, shipped: dict[str, dict[str, Any]], t
     assert result.exit_code == 0, result.output
     written = (tmp_path / "out" / f"audit-production.{fmt}").read_text(encoding="utf-8")
     assert all(secret not in written for secret in KNOWN_SECRETS)
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_every_report_names_the_stack_file_its_hash_and_the_commit(
+    fmt: str, shipped: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A DPO can tell which declaration a report shows, also for a stack file kept outside the repository."""
+    document = {"config": {f"egov6:{k}": v for k, v in shipped["production"].items()}}
+    path = tmp_path / "elsewhere" / "Pulumi.production.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(app, ["audit", str(path), "--format", fmt, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    written = (tmp_path / "out" / f"audit-production.{fmt}").read_text(encoding="utf-8")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() in written
+    assert str(path) in written  # outside the repository: the path as given
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert commit.stdout.strip() in written
+    shipped_report = report_for_stack(ROOT / "stacks" / "Pulumi.lab.yaml")
+    assert shipped_report["meta"]["source"] == "stacks/Pulumi.lab.yaml"  # inside: relative to the repository
 
 
 def test_html_is_self_contained_with_the_diagram(report: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ leak through a property nobody thought of.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import subprocess
 from dataclasses import asdict
@@ -36,17 +37,27 @@ SHOWN_LABELS = (
 )
 
 
-def _git_commit() -> str:
+def _git(*args: str) -> str:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repo_root()), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = subprocess.run(["git", "-C", str(repo_root()), *args], capture_output=True, text=True, check=False)
     except OSError:
-        return "unknown"
-    return done.stdout.strip() or "unknown"
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def provenance(path: Path) -> dict[str, Any]:
+    """What a reviewer needs to tell which declaration a report shows: the stack file (as named inside the
+    repository, or as given when it lives elsewhere), its SHA-256, and the toolkit commit with a note when the
+    checkout held uncommitted changes (then the commit alone does not describe the code that ran)."""
+    resolved = path.resolve()
+    root = repo_root().resolve()
+    source = str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
+    return {
+        "source": source,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "commit": _git("rev-parse", "HEAD") or "unknown",
+        "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+    }
 
 
 def _journal_retention() -> str:
@@ -136,7 +147,10 @@ def processing_register(topology: Topology, categories: list[dict[str, Any]]) ->
     return records
 
 
-def build_report(data: dict[str, Any], declaration: Declaration, source: str) -> dict[str, Any]:
+def build_report(
+    data: dict[str, Any], declaration: Declaration, source: str, origin: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The report's data; ``origin`` is the stack file's :func:`provenance` (absent for generated stacks)."""
     cfg = load_stack_mapping(data, source)
     topology = build_topology(cfg, declaration.stack)
     categories = [asdict(c) for c in data_categories(cfg, _journal_retention())]
@@ -163,8 +177,11 @@ def build_report(data: dict[str, Any], declaration: Declaration, source: str) ->
             "environment": cfg.environment,
             "generated": dt.date.today().isoformat(),
             "egov6": __version__,
-            "commit": _git_commit(),
             "source": source,
+            "sha256": "",
+            "commit": _git("rev-parse", "HEAD") or "unknown",
+            "uncommitted_changes": False,
+            **(origin or {}),
         },
         "towns": [t.name for t in cfg.towns],
         "lead_town": cfg.lead_town,
@@ -214,4 +231,4 @@ def report_for_stack(path: Path) -> dict[str, Any]:
     data = read_stack_file(path)
     load_stack_mapping(data, str(path))  # clear errors before anything is evaluated
     declaration = evaluate(data, stack_name(path))
-    return build_report(data, declaration, path.name)
+    return build_report(data, declaration, path.name, provenance(path))
