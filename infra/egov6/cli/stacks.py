@@ -6,9 +6,11 @@ import shutil
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from egov6.cli.console import EXIT_FAILED, EXIT_INPUT, console, handle_errors, ok, step
+from egov6.cli.console import EXIT_FAILED, EXIT_INPUT, console, handle_errors, ok, step, warn
+from egov6.config.advice import stack_warnings
 from egov6.config.loader import load_stack, read_stack_file, repo_root, stack_name, stack_path
 from egov6.errors import Egov6Error
 from egov6.policies import evaluate_policies
@@ -30,7 +32,9 @@ def check(stack: StackArg) -> None:
 
     path = stack_path(stack)
     data = read_stack_file(path)
-    load_stack(path)  # validates before anything is evaluated
+    cfg = load_stack(path)  # validates before anything is evaluated
+    for key, message in stack_warnings(cfg):
+        warn(f"{path}: [bold]egov6:{escape(key)}[/]: {escape(message)}")
     step(f"evaluating the Pulumi program for {path.name} under mocks")
     declaration = evaluate(data, stack_name(path))
     results = evaluate_policies(declaration.resources)
