@@ -67,11 +67,25 @@ def test_data_categories_processors_and_measures(report: dict[str, Any]) -> None
     logs = next(c for c in report["data_categories"] if c["name"] == "Logs")
     assert "90day" in logs["retention"]  # read from the base role's defaults, where it is enforced
     backups = next(c for c in report["data_categories"] if c["name"] == "Backups")
-    assert "6 monthly" in backups["retention"]
+    assert "6 monthly" in backups["retention"] and "no backup job runs yet" in backups["retention"]
     assert report["processors"][0]["name"] == "Hetzner Online GmbH"
     assert "2026-02-02" in report["processors"][0]["agreement"]
     implemented = [m for m in report["measures"] if m["status"] == "implemented"]
     assert implemented and all(e["exists"] for m in implemented for e in m["evidence"])
+
+
+def test_the_report_claims_only_what_is_enforced(shipped: dict[str, dict[str, Any]]) -> None:
+    """Encryption at rest counts as implemented only where a role enforces it (Nextcloud server-side encryption);
+    backups are planned until a backup job runs."""
+    status = {}
+    for name in ("production", "lab"):
+        data = copy.deepcopy(shipped[name])
+        built = build_report(data, evaluate(copy.deepcopy(data), name), name)
+        status[name] = {m["id"]: (m["status"], m["note"]) for m in built["measures"]}
+    assert status["production"]["ENC-01"][0] == "planned" and "luks" in status["production"]["ENC-01"][1]
+    assert status["lab"]["ENC-01"] == ("implemented", "")
+    for name in status:
+        assert status[name]["BAK-03"][0] == status[name]["BAK-04"][0] == status[name]["BAK-05"][0] == "planned"
 
 
 def test_processing_register_has_one_record_per_service(report: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from egov6 import __version__
-from egov6.audit.catalogue import MEASURES, SERVICES, data_categories
+from egov6.audit.catalogue import SERVICES, data_categories, measures_for
 from egov6.config.loader import load_stack_mapping, read_stack_file, repo_root, stack_name
 from egov6.config.schema import GERMAN_LOCATIONS
 from egov6.declared import Declaration
@@ -156,7 +156,7 @@ def build_report(
     categories = [asdict(c) for c in data_categories(cfg, _journal_retention())]
     root = repo_root()
     measures = []
-    for measure in MEASURES:
+    for measure in measures_for(cfg):
         evidence = [{"path": p, "exists": (root / p).exists()} for p in measure.evidence]
         measures.append({**asdict(measure), "evidence": evidence})
     policy_results = [
