@@ -65,7 +65,7 @@ def test_data_categories_processors_and_measures(report: dict[str, Any]) -> None
         "Backups",
     } <= names
     logs = next(c for c in report["data_categories"] if c["name"] == "Logs")
-    assert "90day" in logs["retention"]  # read from the base role's defaults, where it is enforced
+    assert "journald: 90 days" in logs["retention"]  # read from the base role's defaults (90day), where enforced
     backups = next(c for c in report["data_categories"] if c["name"] == "Backups")
     assert "6 monthly" in backups["retention"] and "no backup job runs yet" in backups["retention"]
     assert report["processors"][0]["name"] == "Hetzner Online GmbH"
@@ -93,7 +93,11 @@ def test_processing_register_has_one_record_per_service(report: dict[str, Any]) 
     assert len(services) == 2 and services[0].startswith("EhrenamtsCloud")
     record = report["processing_register"][0]
     assert "Stadt Wächtersbach" in record["controller"] and "Steinau" in record["controller"]
+    assert "Main-Kinzig-Straße 31, 63607 Wächtersbach" in record["controller"]  # the controller's address
     assert record["third_country_transfers"] == "none"
+    for rec in report["processing_register"]:
+        assert len(rec["data_subjects"]) == len(set(rec["data_subjects"])), rec["data_subjects"]
+    assert record["data_subjects"].count("club members") == 1
 
 
 def test_transfers_are_checked_not_assumed(production: Declaration) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import re
 import subprocess
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +20,7 @@ import yaml
 from egov6 import __version__
 from egov6.audit.catalogue import SERVICES, data_categories, measures_for
 from egov6.config.loader import load_stack_mapping, read_stack_file, repo_root, stack_name
-from egov6.config.schema import GERMAN_LOCATIONS
+from egov6.config.schema import GERMAN_LOCATIONS, Contact
 from egov6.declared import Declaration
 from egov6.policies import evaluate_policies
 from egov6.topology import Topology, build_topology
@@ -60,9 +61,25 @@ def provenance(path: Path) -> dict[str, Any]:
     }
 
 
+# journald's time units (systemd.time(7)) as a person reads them.
+_TIME_UNITS = {"day": "days", "d": "days", "week": "weeks", "w": "weeks", "month": "months", "M": "months",
+               "year": "years", "y": "years"}  # fmt: skip
+
+
 def _journal_retention() -> str:
+    """The journal's retention as enforced by the base role (``90day``), written for people (``90 days``)."""
     defaults = yaml.safe_load((repo_root() / "playbooks/roles/base/defaults/main.yml").read_text(encoding="utf-8"))
-    return str(defaults["base_journald_max_retention"])
+    raw = str(defaults["base_journald_max_retention"])
+    match = re.fullmatch(r"(\d+)\s*([A-Za-z]+)", raw)
+    if match and match.group(2) in _TIME_UNITS:
+        return f"{match.group(1)} {_TIME_UNITS[match.group(2)]}"
+    return raw
+
+
+def _each_once(subjects: list[str]) -> list[str]:
+    """Data subjects named once, in the order first met ("club members, people named in …" and "club members")."""
+    names = [name.strip() for text in subjects for name in text.split(",")]
+    return list(dict.fromkeys(name for name in names if name and name != "all of the above"))
 
 
 def resources(declaration: Declaration) -> list[dict[str, Any]]:
@@ -121,6 +138,11 @@ def transfers(declaration: Declaration) -> dict[str, Any]:
     }
 
 
+def _contact(contact: Contact) -> str:
+    address = f", {contact.address}" if contact.address else ""
+    return f"{contact.name}{address} ({contact.email})"
+
+
 def processing_register(topology: Topology, categories: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """GDPR Art. 30(1): one record per service, ready to copy into the municipality's register."""
     cfg = topology.config
@@ -131,11 +153,10 @@ def processing_register(topology: Topology, categories: list[dict[str, Any]]) ->
         records.append(
             {
                 "service": SERVICES[role],
-                "controller": f"{cfg.processing.controller.name} ({cfg.processing.controller.email}), "
-                f"jointly for {towns}",
-                "dpo": f"{cfg.processing.dpo.name} ({cfg.processing.dpo.email})",
+                "controller": _contact(cfg.processing.controller) + f", jointly for {towns}",
+                "dpo": _contact(cfg.processing.dpo),
                 "purposes": sorted({c["purpose"] for c in mine}),
-                "data_subjects": sorted({c["subjects"] for c in mine}),
+                "data_subjects": _each_once([c["subjects"] for c in mine]),
                 "data_categories": [c["name"] for c in mine],
                 "recipients": f"processor {cfg.processing.processor.name} (hosting, Art. 28 agreement of "
                 f"{cfg.processing.dpa_signed})",
