@@ -116,6 +116,8 @@ def write_inventory(
         "egov6_environment": cfg.environment,
         "egov6_domain": cfg.domain,
         "egov6_subnet": str(cfg.network.subnet),
+        "egov6_cooperation": cfg.cooperation.name,
+        "egov6_cloud_name": cfg.cooperation.cloud_name,
         "base_admins": [{"name": a.name, "ssh_key": a.ssh_key} for a in cfg.admins],
         "base_admin_ranges": [str(r) for r in cfg.admin_ranges],
         "base_automation_user": connection.automation_user,

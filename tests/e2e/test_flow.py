@@ -10,6 +10,7 @@ import secrets
 
 import pytest
 
+from egov6.config.loader import load_stack
 from tests.e2e.cloud_client import Cloud
 from tests.e2e.flow_client import MODEL, Flow, Session
 
@@ -104,7 +105,10 @@ def test_seat_outside_the_towns_is_rejected_without_approval(cloud: Cloud, clerk
 
 def test_only_designers_change_process_models(clerk: Session, designer: Session) -> None:
     model = designer.ok("GET", f"/process-models/{MODEL}")
-    assert model["display_name"] == "Club applies for its EhrenamtsCloud space"
+    cloud_name = load_stack("lab").cooperation.cloud_name  # names come from the stack, not from the repo's models
+    assert model["display_name"] == f"Club applies for its {cloud_name} space"
+    group = designer.ok("GET", f"/process-groups/{MODEL.split(':')[0]}")
+    assert group["display_name"] == load_stack("lab").cooperation.name
     status, _ = clerk.call("PUT", f"/process-models/{MODEL}", {"display_name": "changed by a clerk"})
     assert status == 403
     status, _ = clerk.call("POST", "/process-groups", {"id": "clerk-group", "display_name": "not allowed"})

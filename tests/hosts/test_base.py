@@ -30,6 +30,11 @@ def test_hostname_and_timezone(host: Any, inventory_vars: dict[str, Any]) -> Non
     assert host.file("/etc/localtime").linked_to.endswith("Europe/Berlin")
 
 
+def test_the_login_banner_names_the_cooperation_of_the_stack(host: Any, inventory_vars: dict[str, Any]) -> None:
+    for path in ("/etc/issue", "/etc/issue.net"):
+        assert inventory_vars["egov6_cooperation"] in host.file(path).content_string
+
+
 def _sshd_effective(host: Any) -> dict[str, str]:
     with host.sudo():
         lines = host.check_output("sshd -T").splitlines()

@@ -149,6 +149,15 @@ def test_every_report_names_the_stack_file_its_hash_and_the_commit(
     assert shipped_report["meta"]["source"] == "stacks/Pulumi.lab.yaml"  # inside: relative to the repository
 
 
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_stack_text_is_text_in_the_report_not_markup(fmt: str, shipped: dict[str, dict[str, Any]]) -> None:
+    """The lab stack names its cooperation and a town with quotes, & and <…>: shown as text, never as markup."""
+    data = copy.deepcopy(shipped["lab"])
+    text = render(build_report(data, evaluate(copy.deepcopy(data), "lab"), "lab"), fmt)
+    assert "<Co>" not in text and "<am>" not in text
+    assert "&lt;Co&gt;" in text and "&lt;am&gt;" in text
+
+
 def test_html_is_self_contained_with_the_diagram(report: dict[str, Any]) -> None:
     html = render(report, "html")
     assert "Content-Security-Policy" in html and "default-src 'none'" in html

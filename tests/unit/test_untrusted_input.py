@@ -10,6 +10,7 @@ setting per line, values unchanged), authorized_keys lines, the nginx sites and 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -144,6 +145,10 @@ def _artefacts(path: Path, stack: str, tmp: Path) -> dict[str, str]:
     dmn = repo_root() / "process-models" / "egov6" / "club-application" / "town-eligibility.dmn.j2"
     out["town-eligibility.dmn"] = render(dmn, flow)
     out["authorized_keys"] = "".join(render_key(admin, cloud) for admin in cloud["base_admins"])
+    models = repo_root() / "process-models"
+    for template in sorted(models.rglob("*.json.j2")):
+        out[template.relative_to(models).as_posix().removesuffix(".j2")] = render(template, flow)
+    out["issue.net"] = render_text("{{ base_banner }}", host_vars(inventory, "flow", ["base"], secrets))
     return out
 
 
@@ -181,6 +186,14 @@ def _check_inert(stack: str, data: dict[str, Any], artefacts: dict[str, str], ba
     # One key per admin, each on one line, as declared.
     keys = artefacts["authorized_keys"].splitlines()
     assert keys == [admin["ssh_key"] for admin in data["admins"]]
+    # The process models' JSON stays JSON, with the cooperation's names exactly as declared.
+    group = json.loads(artefacts["egov6/process_group.json"])
+    assert group["display_name"] == data["cooperation"]["name"]
+    intake = json.loads(artefacts["egov6/club-application/intake-schema.json"])
+    assert intake["title"] == f"Application for a {data['cooperation']['cloud_name']} space"
+    for name in [n for n in artefacts if n.endswith(".json")]:
+        json.loads(artefacts[name])
+    assert data["cooperation"]["name"] in artefacts["issue.net"]
     # Configuration files keep their shape: as many lines as from the shipped stack.
     for name in ("nextcloud.conf", "spiffworkflow.conf", "turnserver.conf"):
         assert artefacts[name].count("\n") == baseline[name].count("\n"), name

@@ -33,11 +33,13 @@ class Measure:
     note: str = ""  # why a measure is not (yet) implemented for this stack
 
 
-SERVICES = {
-    "cloud": "EhrenamtsCloud (Nextcloud): files, shared calendars and video chat of the clubs",
-    "flow": "eGov6 workflow engine (SpiffArena): e-government processes and OZG interfaces",
-    "backup": "Backups of both services (borg)",
-}
+def services(cfg: StackConfig) -> dict[str, str]:
+    """Each service as the cooperation calls it (names from the stack file)."""
+    return {
+        "cloud": f"{cfg.cooperation.cloud_name} (Nextcloud): files, shared calendars and video chat of the clubs",
+        "flow": f"Workflow engine of {cfg.cooperation.name} (SpiffArena): e-government processes and OZG interfaces",
+        "backup": "Backups of both services (borg)",
+    }
 
 
 def data_categories(cfg: StackConfig, journal_retention: str) -> list[DataCategory]:

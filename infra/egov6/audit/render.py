@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 FORMATS = ("html", "md", "json")
 
@@ -92,20 +93,38 @@ def diagram_mermaid(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# Every value of the report is data from a stack file: the HTML report escapes it (autoescape; the templates end
+# in .html.j2), the Markdown report too (a Markdown viewer passes raw HTML through, and | would split a table
+# cell). The diagrams are built escaped and handed over as Markup.
 _env = Environment(
     loader=PackageLoader("egov6.audit", "templates"),
-    autoescape=select_autoescape(["html"]),
+    autoescape=select_autoescape(["html.j2"], default_for_string=False),
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
 
 
+def _markdown_text(value: Any) -> Any:
+    if isinstance(value, Markup):
+        return value
+    text = str(value)
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        text = text.replace(char, entity)
+    return text
+
+
+_md_env = _env.overlay(autoescape=False, finalize=_markdown_text)
+
+
 def render(report: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
     if fmt == "md":
-        return _env.get_template("report.md.j2").render(r=report, diagram=diagram_mermaid(report))
+        # The Mermaid diagram holds only roles, locations, ports and the subnet: values the schema narrows to
+        # enumerations and addresses, no free text.
+        diagram = Markup(diagram_mermaid(report))  # noqa: S704
+        return _md_env.get_template("report.md.j2").render(r=report, diagram=diagram)
     if fmt == "html":
         return _env.get_template("report.html.j2").render(r=report, diagram=diagram_svg(report))
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

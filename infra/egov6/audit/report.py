@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from egov6 import __version__
-from egov6.audit.catalogue import SERVICES, data_categories, measures_for
+from egov6.audit.catalogue import data_categories, measures_for, services
 from egov6.config.loader import load_stack_mapping, read_stack_file, repo_root, stack_name
 from egov6.config.schema import GERMAN_LOCATIONS, Contact
 from egov6.declared import Declaration
@@ -152,7 +152,7 @@ def processing_register(topology: Topology, categories: list[dict[str, Any]]) ->
         mine = [c for c in categories if c["service"] in (role, "all")]
         records.append(
             {
-                "service": SERVICES[role],
+                "service": services(cfg)[role],
                 "controller": _contact(cfg.processing.controller) + f", jointly for {towns}",
                 "dpo": _contact(cfg.processing.dpo),
                 "purposes": sorted({c["purpose"] for c in mine}),
@@ -195,6 +195,7 @@ def build_report(
     return {
         "meta": {
             "stack": declaration.stack,
+            "cooperation": cfg.cooperation.name,
             "environment": cfg.environment,
             "generated": dt.date.today().isoformat(),
             "egov6": __version__,

@@ -96,6 +96,15 @@ class Strict(BaseModel):
         return value
 
 
+class CooperationConfig(Strict):
+    """How people call the cooperation and its services: every report, heading, form and banner uses these."""
+
+    name: str = Field(min_length=2, max_length=100, description="Name of the cooperation, as shown to people")
+    cloud_name: str = Field(
+        min_length=2, max_length=60, description="Name of the club cloud (the Nextcloud service), as shown to people"
+    )
+
+
 class Town(Strict):
     name: str = Field(
         min_length=2, max_length=100, description="Official name of the town, as in the processing register"
@@ -298,6 +307,7 @@ class StackConfig(Strict):
     environment: Environment = Field(description="lab: local hosts; staging and production: Hetzner Cloud")
     name: Annotated[str, Field(pattern=SLUG, description="Prefix of every resource and host name")]
     owner: Annotated[str, Field(pattern=SLUG, description="Owner label on every resource (the cooperation)")]
+    cooperation: CooperationConfig = Field(description="Names of the cooperation and its services")
     towns: list[Town] = Field(min_length=1, description="The towns of the cooperation (one entry per town)")
     lead_town: str = Field(description="Name of the town that leads the cooperation (one of towns)")
     domain: Annotated[
