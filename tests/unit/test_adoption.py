@@ -38,6 +38,7 @@ def _second_cooperation(production: dict[str, Any]) -> dict[str, Any]:
         "address": "Marktplatz 1, 12345 Musterstadt",
     }
     data["processing"]["dpo"] = {"name": "DPO of the Musterland cooperation", "email": "dsb@vereine-musterland.de"}
+    data["processing"]["joint_controllership"] = "Musterland towns' agreement under Art. 26 GDPR of 2026-03-01"
     data["workflow"]["openid"].update(issuer="https://login.vereine-musterland.de/realms/main", client_id="muster")
     data["tls"]["acme_email"] = "it@vereine-musterland.de"
     return data

@@ -94,6 +94,7 @@ def test_processing_register_has_one_record_per_service(report: dict[str, Any]) 
     record = report["processing_register"][0]
     assert "Stadt Wächtersbach" in record["controller"] and "Steinau" in record["controller"]
     assert "Main-Kinzig-Straße 31, 63607 Wächtersbach" in record["controller"]  # the controller's address
+    assert "Art. 26" in record["joint_controllership"]  # as the stack declares the towns' arrangement
     assert record["third_country_transfers"] == "none"
     for rec in report["processing_register"]:
         assert len(rec["data_subjects"]) == len(set(rec["data_subjects"])), rec["data_subjects"]

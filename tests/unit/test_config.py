@@ -59,6 +59,8 @@ BROKEN: list[tuple[str, str, Any, str, str]] = [
      "AyNTYAAAAIbmlzdHAyNTYAAABBBJ0/OkZKJyLi8K+I3oHOTUMu7zTMp9W8NuYLaRnJZOagg9NLM2L1UkJtM0LXI0irV1jMTZ8L973Nc1JwCIGz5"
      "5I= a@laptop", "egov6:admins[0].ssh_key", "ssh-ed25519, ssh-rsa"),
     ("no admins", "admins", [], "egov6:admins", "at least 1"),
+    ("several towns without their Art. 26 arrangement", "processing.joint_controllership", DELETE,
+     "egov6:processing.joint_controllership", "Art. 26"),
     ("duplicate admin", "admins.1.name", "akeller", "egov6:admins", "duplicate"),
     ("unknown environment", "environment", "prod", "egov6:environment", "production"),
     ("lead town not a town", "lead_town", "Gelnhausen", "egov6:lead_town", "not one of"),

@@ -223,6 +223,13 @@ class ProcessingConfig(Strict):
     processor: Contact = Field(description="Processor (Art. 28 GDPR): the hosting provider")
     dpa_signed: dt.date = Field(description="Data-processing agreement with Hetzner signed on")
     dpa_reviewed: dt.date = Field(description="Last yearly review of the agreement and Hetzner's TOMs")
+    joint_controllership: str | None = Field(
+        None,
+        min_length=10,
+        max_length=500,
+        description="The towns' arrangement as joint controllers (Art. 26 GDPR): what it is, when it was concluded, "
+        "where its essence is published; required when the stack has more than one town",
+    )
     holds_personal_data: bool = Field(True, description="The stack processes personal data (it does: accounts, files)")
 
 
@@ -399,6 +406,13 @@ def _service_problems(cfg: StackConfig) -> list[tuple[str, str]]:
         problems.append(("workflow.openid.provider", "the built-in OpenID provider is for the lab only"))
     if cfg.workflow and cfg.environment == "production" and cfg.workflow.engine.source != "upstream":
         problems.append(("workflow.engine.source", "production installs the upstream release"))
+    if len(cfg.towns) > 1 and not cfg.processing.joint_controllership:
+        problems.append(
+            (
+                "processing.joint_controllership",
+                "missing: several towns decide together on this processing (Art. 26 GDPR); name their arrangement",
+            )
+        )
     if cfg.processing.dpa_reviewed < cfg.processing.dpa_signed:
         problems.append(("processing.dpa_reviewed", "review date lies before the signing date"))
     return problems
