@@ -180,7 +180,7 @@ def test_scaled_stack_diagram_groups_hosts_by_role(production_data: dict[str, An
     data = scaled(production_data, 120)
     report = build_report(copy.deepcopy(data), evaluate(copy.deepcopy(data), "scaled"), "scaled")
     svg = diagram_svg(report)
-    assert "cloud × 60" in svg and "flow × 60" in svg
+    assert "cloud × 1" in svg and "flow × 119" in svg
     assert svg.count('class="host"') == 2
 
 

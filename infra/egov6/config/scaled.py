@@ -7,10 +7,10 @@ from typing import Any
 
 
 def scaled(data: dict[str, Any], hosts: int) -> dict[str, Any]:
-    """A copy of a stack's ``egov6:*`` values with ``hosts`` hosts, split evenly between cloud and flow, in a
-    subnet large enough for them."""
+    """A copy of a stack's ``egov6:*`` values with ``hosts`` hosts: its one cloud host (one Nextcloud per stack)
+    and the rest as flow hosts, in a subnet large enough for them."""
     data = copy.deepcopy(data)
-    data["hosts"]["cloud"]["count"] = hosts - hosts // 2
-    data["hosts"]["flow"]["count"] = hosts // 2
+    data["hosts"]["cloud"]["count"] = 1
+    data["hosts"]["flow"]["count"] = hosts - 1
     data["network"] = {"ip_range": "10.60.0.0/16", "subnet": "10.60.0.0/20"}
     return data

@@ -374,6 +374,9 @@ def semantic_problems(cfg: StackConfig) -> list[tuple[str, str]]:
     for role in ("cloud", "flow"):
         if role not in cfg.hosts:
             problems.append((f"hosts.{role}", "missing: every stack runs the cloud and the flow hosts"))
+    if "cloud" in cfg.hosts and cfg.hosts["cloud"].count > 1:
+        # More cloud hosts would be separate Nextcloud installations with the service name on the first only.
+        problems.append(("hosts.cloud.count", "one Nextcloud per stack: scale-out across cloud hosts is not designed"))
     if cfg.backup.target == "host" and "backup" not in cfg.hosts:
         problems.append(("hosts.backup", "missing: backup.target is 'host' but no backup host is declared"))
     if cfg.backup.target == "storage_box" and "backup" in cfg.hosts:
