@@ -92,7 +92,7 @@ def deploy(stack: str, yes: bool) -> None:
 __all__ = ["EXIT_FAILED", "EXIT_INPUT", "check", "deploy", "preview"]
 
 
-stack_app = typer.Typer(help="The stack file itself: its reference.", no_args_is_help=True)
+stack_app = typer.Typer(help="The stack file itself: its reference and a template.", no_args_is_help=True)
 
 
 @stack_app.command("reference")
@@ -102,3 +102,12 @@ def reference() -> None:
     from egov6.config.reference import reference_markdown
 
     typer.echo(reference_markdown(), nl=False)
+
+
+@stack_app.command("template")
+@handle_errors
+def template() -> None:
+    """Print an annotated starting file for a new stack (every CHANGE-ME must be replaced; check names each)."""
+    from egov6.config.reference import stack_template
+
+    typer.echo(stack_template(), nl=False)

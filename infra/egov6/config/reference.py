@@ -11,12 +11,13 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from egov6.config.loader import read_stack_file, stack_path
-from egov6.config.schema import PATTERN_HELP, Role, StackConfig
+from egov6.config.schema import PATTERN_HELP, PLACEHOLDER, Role, StackConfig
 
 NAMESPACE = "egov6"
 
@@ -198,3 +199,62 @@ def reference_markdown() -> str:
         )
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _scalar(value: Any) -> str:
+    return (
+        yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1 << 16).strip().removesuffix("\n...")
+    )
+
+
+def _template_lines(model: type[BaseModel], indent: str, skip: frozenset[str] = frozenset()) -> list[str]:
+    """The keys of ``model`` as an annotated YAML mapping: defaults where the schema has one, a placeholder that
+    ``egov6 check`` refuses (naming the key) where the cooperation must decide."""
+    lines: list[str] = []
+    for name, info in model.model_fields.items():
+        if name in skip:
+            continue
+        annotation, optional = _without_none(info.annotation)
+        limits = _constraints(info)
+        origin = typing.get_origin(annotation)
+        required = "required" if info.is_required() else f"default {_default(info) or 'empty'}"
+        lines.append(f"{indent}# {info.description or name} ({_accepts(annotation, limits)}; {required})")
+        if origin is list and _model(typing.get_args(annotation)[0]):
+            entry = _template_lines(typing.get_args(annotation)[0], indent + "    ")
+            first = next(i for i, line in enumerate(entry) if not line.lstrip().startswith("#"))
+            entry[first] = f"{indent}  - {entry[first].lstrip()}"
+            lines += [f"{indent}{name}:", *entry]
+        elif origin is dict:
+            lines.append(f"{indent}{name}:")
+            for role in ("cloud", "flow"):
+                lines += [f"{indent}  {role}:", *_template_lines(typing.get_args(annotation)[1], indent + "    ")]
+        elif _model(annotation):
+            if optional and not info.is_required() and name != "workflow":
+                lines[-1] = f"{lines[-1]}: leave out unless needed"
+                continue
+            lines += [f"{indent}{name}:", *_template_lines(annotation, indent + "  ")]
+        elif not info.is_required():
+            default = info.default
+            lines.append(f"{indent}{name}: {_scalar(default) if default is not None else 'null'}")
+        elif origin is list:
+            lines.append(f"{indent}{name}: [{PLACEHOLDER}]")
+        else:
+            lines.append(f"{indent}{name}: {PLACEHOLDER}")
+    return lines
+
+
+def stack_template() -> str:
+    """An annotated starting file for a new cooperation's stack (``egov6 stack template``)."""
+    body = _template_lines(StackConfig, "")
+    config: list[str] = []
+    for line in body:
+        if line.startswith("#") or line.startswith(" ") or not line:
+            config.append(f"  {line}")
+        else:
+            config.append(f"  {NAMESPACE}:{line}")
+    head = [
+        "# A new stack, written by `egov6 stack template`. Replace every CHANGE-ME (egov6 check names each one that",
+        "# is left), review every default, then run `egov6 check`. Every key: docs/stack-reference.md.",
+        "config:",
+    ]
+    return "\n".join(head + config) + "\n"

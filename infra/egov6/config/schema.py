@@ -59,6 +59,8 @@ PATTERN_HELP = {
     SHA256: "a SHA-256 checksum: 64 lowercase hex digits",
     VERSION: "a release version MAJOR.MINOR.PATCH such as 33.0.1",
 }
+# What `egov6 stack template` writes where the cooperation must decide; never a valid value.
+PLACEHOLDER = "CHANGE-ME"
 # Template delimiters of Jinja (Ansible) in any free text: a stack value is data, never a template.
 _TEMPLATE_SYNTAX = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 _SSH_KEY_LINE = re.compile(r"^(\S+) ([A-Za-z0-9+/]+={0,2})(?: ([\x21-\x7e][\x20-\x7e]{0,99}))?$")
@@ -73,6 +75,8 @@ def plain_text(value: str) -> str:
                 f"contains the control or formatting character U+{ord(char):04X} (line breaks, NUL, "
                 "right-to-left marks and the like are refused)"
             )
+    if PLACEHOLDER in value:
+        raise ValueError(f"still holds the placeholder {PLACEHOLDER} of `egov6 stack template`: replace it")
     if _TEMPLATE_SYNTAX.search(value):
         raise ValueError("contains template syntax ({{ }}, {% %} or {# #}); stack values are data, not templates")
     if value != value.strip():
