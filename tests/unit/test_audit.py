@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import replace
@@ -182,6 +183,18 @@ def test_scaled_stack_diagram_groups_hosts_by_role(production_data: dict[str, An
     svg = diagram_svg(report)
     assert "cloud × 1" in svg and "flow × 119" in svg
     assert svg.count('class="host"') == 2
+
+
+def test_diagram_port_labels_stay_in_their_role_column(report: dict[str, Any]) -> None:
+    """One port per line, inside its role's box (they used to run into the neighbouring role's label)."""
+    svg = diagram_svg(report)
+    columns = [float(x) for x in re.findall(r'<rect class="host" x="([0-9.]+)"', svg)]
+    labels = re.findall(r'<text class="ports" x="([0-9.]+)"[^>]*>(.*?)</text>', svg)
+    assert len(labels) == len(columns) == 2
+    for (x, inner), column in zip(labels, columns, strict=True):
+        lines = re.findall(r"<tspan[^>]*>([^<]*)</tspan>", inner)
+        assert lines and all(len(line) <= 24 for line in lines), lines  # 10 px text, < 100 px wide
+        assert float(x) == column + 100  # centred in the 200 px wide box
 
 
 def test_diff_of_a_revision_with_itself_is_empty() -> None:

@@ -41,7 +41,11 @@ def diagram_svg(report: dict[str, Any]) -> str:
     roles = _roles(report)
     width = max(640, 230 * len(roles) + 80)
     backup_box = report["backup"]["target"] == "storage_box"
-    height = 430 if backup_box else 360
+    # The public ports of a role are listed inside its box, one per line: they never run into a neighbour.
+    lines = max([len(role["ports"]) or 1 for role in roles] or [1])
+    box_height = 100 + 12 * lines
+    network_bottom = 170 + box_height + 20
+    height = network_bottom + (110 if backup_box else 30)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" id="network-diagram" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="network diagram">',
@@ -49,29 +53,35 @@ def diagram_svg(report: dict[str, Any]) -> str:
         '<path d="M0,0 L9,3 L0,6 z" fill="#444"/></marker></defs>',
         f'<rect x="{width / 2 - 90}" y="10" width="180" height="40" rx="20" fill="#eef" stroke="#446"/>',
         f'<text x="{width / 2}" y="35" text-anchor="middle" font-size="14">Internet</text>',
-        f'<rect x="20" y="130" width="{width - 40}" height="190" rx="8" fill="#f7f7f7" stroke="#888" '
-        'stroke-dasharray="6 4"/>',
+        f'<rect x="20" y="130" width="{width - 40}" height="{network_bottom - 130}" rx="8" fill="#f7f7f7" '
+        'stroke="#888" stroke-dasharray="6 4"/>',
         f'<text x="30" y="150" font-size="12" fill="#555">private network {escape(report["network"]["subnet"])}</text>',
     ]
     for index, role in enumerate(roles):
         x = 40 + index * 230
+        ports = role["ports"] or ["SSH (admin ranges) only"]
         parts += [
             f'<line x1="{width / 2}" y1="50" x2="{x + 100}" y2="170" stroke="#444" marker-end="url(#arrow)"/>',
-            f'<text x="{(width / 2 + x + 100) / 2 + 5}" y="110" font-size="10" fill="#a33">'
-            f"{escape(', '.join(role['ports']) or 'SSH (admin ranges) only')}</text>",
-            f'<rect class="host" x="{x}" y="170" width="200" height="80" rx="6" fill="#fff" stroke="#335"/>',
-            f'<text x="{x + 100}" y="200" text-anchor="middle" font-size="14" font-weight="bold">'
+            f'<rect class="host" x="{x}" y="170" width="200" height="{box_height}" rx="6" fill="#fff" stroke="#335"/>',
+            f'<text x="{x + 100}" y="196" text-anchor="middle" font-size="14" font-weight="bold">'
             f"{escape(role['role'])} × {role['count']}</text>",
-            f'<text x="{x + 100}" y="222" text-anchor="middle" font-size="11">'
+            f'<text x="{x + 100}" y="216" text-anchor="middle" font-size="11">'
             f"{escape(', '.join(role['locations']))}</text>",
-            f'<text x="{x + 100}" y="240" text-anchor="middle" font-size="10" fill="#555">nftables default drop</text>',
+            f'<text x="{x + 100}" y="232" text-anchor="middle" font-size="10" fill="#555">nftables default drop</text>',
+            f'<text x="{x + 100}" y="246" text-anchor="middle" font-size="10" fill="#555">'
+            "reachable from outside:</text>",
+            f'<text class="ports" x="{x + 100}" y="248" text-anchor="middle" font-size="10" fill="#a33">'
+            + "".join(f'<tspan x="{x + 100}" dy="12">{escape(port)}</tspan>' for port in ports)
+            + "</text>",
         ]
     if backup_box:
+        top = network_bottom + 30
         parts += [
-            f'<rect x="{width / 2 - 130}" y="350" width="260" height="50" rx="6" fill="#efe" stroke="#363"/>',
-            f'<text x="{width / 2}" y="380" text-anchor="middle" font-size="12">Storage Box '
+            f'<rect x="{width / 2 - 130}" y="{top}" width="260" height="50" rx="6" fill="#efe" stroke="#363"/>',
+            f'<text x="{width / 2}" y="{top + 30}" text-anchor="middle" font-size="12">Storage Box '
             f"({escape(report['backup']['location'])}): borg over SSH</text>",
-            f'<line x1="{width / 2}" y1="320" x2="{width / 2}" y2="350" stroke="#363" marker-end="url(#arrow)"/>',
+            f'<line x1="{width / 2}" y1="{network_bottom}" x2="{width / 2}" y2="{top}" stroke="#363" '
+            'marker-end="url(#arrow)"/>',
         ]
     parts.append("</svg>")
     return "\n".join(parts)
