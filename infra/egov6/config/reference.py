@@ -16,10 +16,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from egov6.config.loader import read_stack_file, stack_path
+from egov6.config.loader import NAMESPACE, read_stack_file, stack_path
 from egov6.config.schema import PATTERN_HELP, PLACEHOLDER, Role, StackConfig
-
-NAMESPACE = "egov6"
 
 
 @dataclass(frozen=True)
@@ -229,6 +227,7 @@ def _template_lines(model: type[BaseModel], indent: str, skip: frozenset[str] = 
             for role in ("cloud", "flow"):
                 lines += [f"{indent}  {role}:", *_template_lines(typing.get_args(annotation)[1], indent + "    ")]
         elif _model(annotation):
+            # Optional sections stay out (lab, modeler), except the engine's: a stack with flow hosts needs it.
             if optional and not info.is_required() and name != "workflow":
                 lines[-1] = f"{lines[-1]}: leave out unless needed"
                 continue
