@@ -217,6 +217,20 @@ def test_diff_reports_resources_exposure_and_policy_changes() -> None:
     assert diff.policies == {"NET-03": ("pass", "fail")}
 
 
+def test_diff_of_a_stack_file_outside_the_repository(production_data: dict[str, Any], tmp_path: Path) -> None:
+    """Another cooperation's stack file, kept in its own place, under the toolkit of two revisions."""
+    production_data["name"] = "muster-prod"
+    path = tmp_path / "config" / "Pulumi.muster.yaml"
+    path.parent.mkdir()
+    document = {"config": {f"egov6:{k}": v for k, v in production_data.items()}}
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    declared = declared_at("HEAD", str(path))
+    assert "muster-prod-cloud1-server" in declared["resources"]  # the outside file, not the repository's
+    result = runner.invoke(app, ["audit", "diff", str(path), "HEAD", "HEAD"])
+    assert result.exit_code == 0, result.output
+    assert "no change" in result.output
+
+
 def test_diff_cli_with_an_unknown_revision_is_a_clean_error() -> None:
     result = runner.invoke(app, ["audit", "diff", "production", "no-such-rev", "HEAD"])
     assert result.exit_code == 1

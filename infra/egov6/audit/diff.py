@@ -69,14 +69,20 @@ def _export(rev: str, into: Path) -> None:
 
 
 def declared_at(rev: str, stack: str) -> dict[str, Any]:
+    """The declaration of ``stack`` by the toolkit at ``rev``: a stack name is read from that revision's
+    ``stacks/``; a stack file outside the repository (another cooperation's) is read as it is now, so the diff
+    shows what the toolkit's change does to that cooperation's infrastructure."""
+    outside = Path(stack) if Path(stack).suffix in {".yaml", ".yml"} else None
     with tempfile.TemporaryDirectory(prefix="egov6-diff-") as tmp:
         tree = Path(tmp)
         _export(rev, tree)
-        stack_file = tree / "stacks" / f"Pulumi.{stack}.yaml"
+        stack_file = outside.resolve() if outside else tree / "stacks" / f"Pulumi.{stack}.yaml"
         if not stack_file.is_file():
-            raise Egov6Error(f"stack {stack} does not exist at revision {rev}")
+            raise Egov6Error(f"stack {stack} does not exist at revision {rev}" if not outside else
+                             f"stack file {stack} not found")  # fmt: skip
+        name = stack_file.name.removeprefix("Pulumi.").rsplit(".", 1)[0]
         done = subprocess.run(
-            [sys.executable, "-c", _DRIVER, stack, str(stack_file)],
+            [sys.executable, "-c", _DRIVER, name, str(stack_file)],
             capture_output=True, text=True, check=False, env={"PYTHONPATH": str(tree / "infra"), "PATH": ""},
         )  # fmt: skip
         if done.returncode != 0:

@@ -66,7 +66,9 @@ def report_command(
 @audit_app.command("diff")
 @handle_errors
 def diff_command(
-    stack: Annotated[str, typer.Argument(help="Stack name")],
+    stack: Annotated[
+        str, typer.Argument(help="Stack name, or a stack file outside the repository (compared under both revisions)")
+    ],
     rev1: Annotated[str, typer.Argument(help="Earlier git revision")],
     rev2: Annotated[str, typer.Argument(help="Later git revision")] = "HEAD",
 ) -> None:
