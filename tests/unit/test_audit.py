@@ -96,10 +96,22 @@ def test_processing_register_has_one_record_per_service(report: dict[str, Any]) 
     assert "Stadt Wächtersbach" in record["controller"] and "Steinau" in record["controller"]
     assert "Main-Kinzig-Straße 31, 63607 Wächtersbach" in record["controller"]  # the controller's address
     assert "Art. 26" in record["joint_controllership"]  # as the stack declares the towns' arrangement
-    assert record["third_country_transfers"] == "none"
+    # Checked, not assumed: production takes certificates from Let's Encrypt (USA), which receives the service
+    # names and the ACME contact address; the Nextcloud app store only the cloud host contacts.
+    assert "Let's Encrypt" in record["third_country_transfers"] and "USA" in record["third_country_transfers"]
+    contacted = {c["name"].split(" (")[0] for c in record["contacted"]}
+    assert {"Hetzner Online GmbH", "Debian project", "Let's Encrypt", "Nextcloud GmbH"} <= contacted
+    flow = {c["name"].split(" (")[0] for c in report["processing_register"][1]["contacted"]}
+    assert "Nextcloud GmbH" not in flow and "Let's Encrypt" in flow
     for rec in report["processing_register"]:
         assert len(rec["data_subjects"]) == len(set(rec["data_subjects"])), rec["data_subjects"]
     assert record["data_subjects"].count("club members") == 1
+
+
+def test_a_stack_without_acme_names_no_third_country(shipped: dict[str, dict[str, Any]]) -> None:
+    data = copy.deepcopy(shipped["lab"])  # lab CA certificates: no ACME
+    built = build_report(data, evaluate(copy.deepcopy(data), "lab"), "lab")
+    assert all(rec["third_country_transfers"] == "none" for rec in built["processing_register"])
 
 
 def test_transfers_are_checked_not_assumed(production: Declaration) -> None:

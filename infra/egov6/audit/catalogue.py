@@ -42,6 +42,41 @@ def services(cfg: StackConfig) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Contacted:
+    """A service outside the stack that the hosts connect to (through the egress rules): who runs it, where, and
+    what it receives. None of them receives the data subjects' data (files, calendars, cases)."""
+
+    name: str
+    country: str
+    receives: str
+    purpose: str
+    third_country: bool = False
+
+
+def contacted_services(cfg: StackConfig, role: str) -> list[Contacted]:
+    """The outside services the hosts of ``role`` contact, from the stack's own choices."""
+    found = [
+        Contacted("Hetzner Online GmbH (DNS resolvers, time servers)", "Germany", "the host's address",
+                  "name resolution, time (NTP)"),
+        Contacted("Debian project (deb.debian.org, security.debian.org; mirrors served through a CDN)",
+                  "depends on the serving mirror (to be assessed by the DPO)",
+                  "the host's address and the names of the packages it fetches", "security updates"),
+    ]  # fmt: skip
+    if cfg.tls.mode == "acme":
+        found.append(
+            Contacted("Let's Encrypt (Internet Security Research Group)", "USA",
+                      "the services' DNS names and the ACME contact address (tls.acme_email: use a functional "
+                      "address, not a person's)", "TLS certificates (ACME)", third_country=True)
+        )  # fmt: skip
+    if role == "cloud" and (cfg.nextcloud.app_store or cfg.nextcloud.source == "upstream"):
+        found.append(
+            Contacted("Nextcloud GmbH (download server, app store)", "Germany",
+                      "the host's address and the Nextcloud version", "the release and its apps")
+        )  # fmt: skip
+    return found
+
+
 def data_categories(cfg: StackConfig, journal_retention: str) -> list[DataCategory]:
     keep = cfg.backup.retention
     backups = (

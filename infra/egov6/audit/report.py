@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from egov6 import __version__
-from egov6.audit.catalogue import data_categories, measures_for, services
+from egov6.audit.catalogue import Contacted, contacted_services, data_categories, measures_for, services
 from egov6.config.loader import load_stack_mapping, read_stack_file, repo_root, stack_name
 from egov6.config.schema import GERMAN_LOCATIONS, Contact
 from egov6.declared import Declaration
@@ -143,6 +143,14 @@ def _contact(contact: Contact) -> str:
     return f"{contact.name}{address} ({contact.email})"
 
 
+def _third_country(contacted: list[Contacted]) -> str:
+    outside = [c for c in contacted if c.third_country]
+    if not outside:
+        return "none"
+    names = "; ".join(f"{c.name} ({c.country}) receives {c.receives}" for c in outside)
+    return f"no data of the data subjects; {names}. Basis of the transfer: to be assessed by the DPO"
+
+
 def processing_register(topology: Topology, categories: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """GDPR Art. 30(1): one record per service, ready to copy into the municipality's register."""
     cfg = topology.config
@@ -150,6 +158,7 @@ def processing_register(topology: Topology, categories: list[dict[str, Any]]) ->
     records = []
     for role in topology.roles:
         mine = [c for c in categories if c["service"] in (role, "all")]
+        contacted = contacted_services(cfg, role)
         records.append(
             {
                 "service": services(cfg)[role],
@@ -161,7 +170,8 @@ def processing_register(topology: Topology, categories: list[dict[str, Any]]) ->
                 "data_categories": [c["name"] for c in mine],
                 "recipients": f"processor {cfg.processing.processor.name} (hosting, Art. 28 agreement of "
                 f"{cfg.processing.dpa_signed})",
-                "third_country_transfers": "none",
+                "contacted": [asdict(c) for c in contacted],
+                "third_country_transfers": _third_country(contacted),
                 "retention": {c["name"]: c["retention"] for c in mine},
                 "toms": "see the measures section of this report (GDPR Art. 32)",
             }
