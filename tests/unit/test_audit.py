@@ -229,13 +229,14 @@ def test_diff_reports_resources_exposure_and_policy_changes() -> None:
     assert diff.policies == {"NET-03": ("pass", "fail")}
 
 
-def test_diff_of_a_stack_file_outside_the_repository(production_data: dict[str, Any], tmp_path: Path) -> None:
+def test_diff_of_a_stack_file_outside_the_repository(tmp_path: Path) -> None:
     """Another cooperation's stack file, kept in its own place, under the toolkit of two revisions."""
-    production_data["name"] = "muster-prod"
+    # The production stack as committed (the toolkit at HEAD must understand it), renamed.
+    committed = subprocess.run(["git", "show", "HEAD:stacks/Pulumi.production.yaml"], capture_output=True,
+                               text=True, check=True, cwd=ROOT).stdout  # fmt: skip
     path = tmp_path / "config" / "Pulumi.muster.yaml"
     path.parent.mkdir()
-    document = {"config": {f"egov6:{k}": v for k, v in production_data.items()}}
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    path.write_text(committed.replace("egov6:name: egov6-prod", "egov6:name: muster-prod"), encoding="utf-8")
     declared = declared_at("HEAD", str(path))
     assert "muster-prod-cloud1-server" in declared["resources"]  # the outside file, not the repository's
     result = runner.invoke(app, ["audit", "diff", str(path), "HEAD", "HEAD"])

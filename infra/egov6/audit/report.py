@@ -164,6 +164,9 @@ def processing_register(topology: Topology, categories: list[dict[str, Any]]) ->
                 "service": services(cfg)[role],
                 "controller": _contact(cfg.processing.controller) + f", jointly for {towns}",
                 "joint_controllership": cfg.processing.joint_controllership or "",
+                "joint_controllers": [
+                    f"{t.name}, {t.address}" if t.address else f"{t.name} (address not declared)" for t in cfg.towns
+                ],
                 "dpo": _contact(cfg.processing.dpo),
                 "purposes": sorted({c["purpose"] for c in mine}),
                 "data_subjects": _each_once([c["subjects"] for c in mine]),

@@ -53,6 +53,16 @@ def stack_warnings(cfg: StackConfig, today: dt.date | None = None) -> list[tuple
                         "Internet, from the public egress addresses of their town halls",
                     )
                 )
+    if cfg.environment != "lab":
+        for index, town in enumerate(cfg.towns):
+            if not town.address:
+                warnings.append(
+                    (
+                        f"towns[{index}].address",
+                        f"{town.name} has no address: the Art. 30 record names each joint controller with its "
+                        "contact details",
+                    )
+                )
     issuer = cfg.workflow.openid.issuer if cfg.workflow else None
     host = urlsplit(issuer).hostname or "" if issuer else ""
     if host and not _inside(host, cfg.domain):

@@ -114,6 +114,12 @@ class Town(Strict):
         min_length=2, max_length=100, description="Official name of the town, as in the processing register"
     )
     slug: str = Field(pattern=SLUG, description="Short lowercase name used in labels and club registries")
+    address: str = Field(
+        "",
+        max_length=300,
+        description="Postal address of the town's administration (one line): the Art. 30 record names each joint "
+        "controller with its contact details",
+    )
 
 
 class Admin(Strict):
