@@ -31,38 +31,34 @@ def _inside(host: str, domain: str) -> bool:
 def stack_warnings(cfg: StackConfig, today: dt.date | None = None) -> list[tuple[str, str]]:
     """Each warning is (key path, what looks wrong and what to do)."""
     today = today or dt.date.today()
-    warnings: list[tuple[str, str]] = []
     as_of, types = known_server_types()
-    for role, group in cfg.hosts.items():
-        if group.server_type not in types:
-            warnings.append(
-                (
-                    f"hosts.{role}.server_type",
-                    f"{group.server_type} is not among the Hetzner server types egov6 knows (list of {as_of} in "
-                    "infra/egov6/config/hetzner.yaml): Hetzner may refuse it",
-                )
+    warnings = [
+        (
+            f"hosts.{role}.server_type",
+            f"{group.server_type} is not among the Hetzner server types egov6 knows (list of {as_of} in "
+            "infra/egov6/config/hetzner.yaml): Hetzner may refuse it",
+        )
+        for role, group in cfg.hosts.items()
+        if group.server_type not in types
+    ]
+    if cfg.environment != "lab":  # the lab's own ranges and towns stand for nothing real
+        warnings += [
+            (
+                f"admin_ranges[{index}]",
+                f"{net} is a private, reserved or documentation range: admins reach the hosts over the Internet, "
+                "from the public egress addresses of their town halls",
             )
-    if cfg.environment != "lab":
-        for index, network in enumerate(cfg.admin_ranges):
-            net = ipaddress.ip_network(network)
-            if not net.is_global:
-                warnings.append(
-                    (
-                        f"admin_ranges[{index}]",
-                        f"{net} is a private, reserved or documentation range: admins reach the hosts over the "
-                        "Internet, from the public egress addresses of their town halls",
-                    )
-                )
-    if cfg.environment != "lab":
-        for index, town in enumerate(cfg.towns):
-            if not town.address:
-                warnings.append(
-                    (
-                        f"towns[{index}].address",
-                        f"{town.name} has no address: the Art. 30 record names each joint controller with its "
-                        "contact details",
-                    )
-                )
+            for index, net in enumerate(map(ipaddress.ip_network, cfg.admin_ranges))
+            if not net.is_global
+        ]
+        warnings += [
+            (
+                f"towns[{index}].address",
+                f"{town.name} has no address: the Art. 30 record names each joint controller with its contact details",
+            )
+            for index, town in enumerate(cfg.towns)
+            if not town.address
+        ]
     issuer = cfg.workflow.openid.issuer if cfg.workflow else None
     host = urlsplit(issuer).hostname or "" if issuer else ""
     if host and not _inside(host, cfg.domain):
