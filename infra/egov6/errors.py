@@ -6,10 +6,12 @@ class Egov6Error(Exception):
 
 
 class ConfigError(Egov6Error):
-    """A stack file that cannot be used: names the file, the key path and the reason."""
+    """A stack file (or another declaration: ``kind``) that cannot be used: names the file, the key path and the
+    reason."""
 
-    def __init__(self, path: str, problems: list[tuple[str, str]]) -> None:
+    def __init__(self, path: str, problems: list[tuple[str, str]], kind: str = "stack file") -> None:
         self.path = path
         self.problems = problems
+        self.kind = kind
         lines = [f"{path}: {key}: {reason}" for key, reason in problems]
         super().__init__("\n".join(lines))

@@ -76,6 +76,7 @@ BROKEN: list[tuple[str, str, Any, str, str]] = [
     ("lab settings on production", "lab", {"bridge": "br-x"}, "egov6:lab", "only lab stacks"),
     ("too many hosts for subnet", "hosts.flow.count", 300, "egov6:network.subnet", "holds"),
     ("two Nextcloud hosts", "hosts.cloud.count", 2, "egov6:hosts.cloud.count", "one Nextcloud per stack"),
+    ("club quota over 1 TB", "nextcloud.club_quota_gb", 2048, "egov6:nextcloud.club_quota_gb", "1024"),
     ("old unsupported image", "hosts.flow.image", "ubuntu-16.04", "egov6:hosts.flow.image", "debian-12"),
     ("Debian release the roles do not support", "hosts.cloud.image", "debian-13", "egov6:hosts.cloud.image",
      "the release the roles are written and tested for"),

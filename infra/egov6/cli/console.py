@@ -51,7 +51,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            error(f"invalid stack file {exc.path} (nothing was applied)")
+            error(f"invalid {exc.kind} {exc.path} (nothing was applied)")
             for key, reason in exc.problems:
                 err_console.print(f"  {escape(exc.path)}: [bold]{escape(key)}[/]: {escape(reason)}")
             raise typer.Exit(EXIT_INPUT) from None

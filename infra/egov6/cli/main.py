@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from egov6.cli import audit, lab, stacks
+from egov6.cli import audit, clubs, lab, stacks
 from egov6.cli.console import handle_errors
 from egov6.config.loader import load_stack, stack_path
 
@@ -24,6 +24,7 @@ app.command()(lab.verify)
 app.add_typer(lab.lab_app, name="lab")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(stacks.stack_app, name="stack")
+app.add_typer(clubs.clubs_app, name="clubs")
 
 
 @app.command()

@@ -61,8 +61,9 @@ def stack_name(path: Path) -> str:
     return name.removeprefix("Pulumi.").rsplit(".", 1)[0]
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    text = f"{NAMESPACE}:{loc[0]}" if loc else NAMESPACE
+def _key_path(loc: tuple[int | str, ...], namespace: str = NAMESPACE) -> str:
+    head = f"{namespace}:" if namespace else ""
+    text = f"{head}{loc[0]}" if loc else namespace or "-"
     for part in loc[1:]:
         text += f"[{part}]" if isinstance(part, int) else f".{part}"
     return text
@@ -80,15 +81,15 @@ def slug_hint(value: object) -> str:
     return "-".join(words)[:32].strip("-")
 
 
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The schema model that holds the last key of ``loc`` (None when the path leaves the schema)."""
-    model: type[BaseModel] = StackConfig
+    model: type[BaseModel] = root
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
         field = model.model_fields.get(part)
         if field is None:
-            if model is StackConfig or part not in ("cloud", "flow", "backup"):
+            if model is root or part not in ("cloud", "flow", "backup"):
                 return None
             continue  # a role of the hosts mapping
         found = [a for a in _annotations(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
@@ -106,8 +107,8 @@ def _annotations(annotation: Any) -> list[Any]:
     return nested
 
 
-def _unknown_key(loc: tuple[int | str, ...]) -> str:
-    model = _model_at(loc)
+def _unknown_key(loc: tuple[int | str, ...], root: type[BaseModel]) -> str:
+    model = _model_at(loc, root)
     if model is None:
         return "unknown key (typo?)"
     valid = list(model.model_fields)
@@ -124,46 +125,59 @@ def _pattern_reason(pattern: str, value: object, reason: str) -> str:
     return f"{text} (e.g. '{hint}')" if hint and hint != value and len(hint) >= 2 else text
 
 
+def validation_problems(
+    exc: ValidationError, root: type[BaseModel], namespace: str = NAMESPACE
+) -> list[tuple[str, str]]:
+    """Pydantic's errors as (key path, reason) a person can act on: what is allowed, not the bare expression."""
+    problems = []
+    for err in exc.errors():
+        # Drop pydantic's internal steps (union members, validator names, "[key]") from the key path.
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or ("-" in p and "(" in p))))
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = _unknown_key(loc, root)
+        elif err["type"] == "missing":
+            reason = "required key is missing"
+        elif err["type"] == "string_pattern_mismatch":
+            reason = _pattern_reason(str(err.get("ctx", {}).get("pattern", "")), err.get("input"), reason)
+        problems.append((_key_path(loc, namespace), reason))
+    return problems
+
+
 def load_stack_mapping(data: dict[str, Any], source: str) -> StackConfig:
     """Validates the ``egov6:*`` keys (namespace already stripped) of one stack."""
     try:
         cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            # Drop pydantic's internal steps (union members, validator names, "[key]") from the key path.
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or ("-" in p and "(" in p))))
-            reason = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                reason = _unknown_key(loc)
-            elif err["type"] == "missing":
-                reason = "required key is missing"
-            elif err["type"] == "string_pattern_mismatch":
-                reason = _pattern_reason(str(err.get("ctx", {}).get("pattern", "")), err.get("input"), reason)
-            problems.append((_key_path(loc), reason))
-        raise ConfigError(source, problems) from None
+        raise ConfigError(source, validation_problems(exc, StackConfig)) from None
     semantic = semantic_problems(cfg)
     if semantic:
         raise ConfigError(source, [(f"{NAMESPACE}:{key}", reason) for key, reason in semantic])
     return cfg
 
 
-def read_stack_file(path: Path) -> dict[str, Any]:
-    """The ``egov6:`` part of a stack file, with the namespace stripped."""
+def read_yaml(path: Path, kind: str = "stack file") -> Any:
+    """A YAML declaration of the repository, strictly: UTF-8, safe types only, no duplicate keys; a broken file is
+    a :class:`ConfigError` naming the line."""
     if not path.is_file():
-        raise ConfigError(str(path), [("-", "stack file not found")])
+        raise ConfigError(str(path), [("-", f"{kind} not found")], kind)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         reason = f"not UTF-8 text (byte {exc.object[exc.start]:#04x}); save the file as UTF-8"
-        raise ConfigError(str(path), [(f"line {line}", reason)]) from None
+        raise ConfigError(str(path), [(f"line {line}", reason)], kind) from None
     try:
-        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 strict SafeLoader
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 strict SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "-"
-        raise ConfigError(str(path), [(where, str(getattr(exc, "problem", exc)))]) from None
+        raise ConfigError(str(path), [(where, str(getattr(exc, "problem", exc)))], kind) from None
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """The ``egov6:`` part of a stack file, with the namespace stripped."""
+    document = read_yaml(path)
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         raise ConfigError(str(path), [("config", "a stack file is a mapping with a 'config:' mapping")])
     data: dict[str, Any] = {}

@@ -278,7 +278,9 @@ class ReleaseArchive(Strict):
 
 class NextcloudConfig(ReleaseArchive):
     version: str = Field("33.0.1", pattern=VERSION, description="Nextcloud release installed")
-    club_quota_gb: int = Field(1024, ge=1, le=10240, description="Default quota of each club's space in GB (per club)")
+    club_quota_gb: int = Field(
+        1024, ge=1, le=1024, description="Default quota of each club's space in GB (per club; at most 1 TB)"
+    )
     app_store: bool = Field(True, description="Install Talk, Calendar, Contacts from the app store")
 
 

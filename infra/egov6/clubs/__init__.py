@@ -1,0 +1,1 @@
+"""Club spaces in the club cloud: the registry of a stack."""
