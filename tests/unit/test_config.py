@@ -42,6 +42,19 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 DELETE = object()
 
+
+def _refused(
+    production_data: dict[str, Any], write_stack: Callable[..., Path], key: str, value: Any
+) -> tuple[pytest.ExceptionInfo[ConfigError], Path]:
+    """The production stack with one key changed, written and loaded: the refusal and the file it names."""
+    data = copy.deepcopy(production_data)
+    _set(data, key, value)
+    path = write_stack(data)
+    with pytest.raises(ConfigError) as caught:
+        load_stack(path)
+    return caught, path
+
+
 # (case, dotted key to change, new value, key path the error must name, words of the reason)
 BROKEN: list[tuple[str, str, Any, str, str]] = [
     ("unknown top-level key", "colud", {"count": 1}, "egov6:colud", "unknown key"),
@@ -103,11 +116,7 @@ def test_broken_stack_is_rejected_naming_file_key_and_reason(
     production_data: dict[str, Any],
     write_stack: Callable[..., Path],
 ) -> None:
-    data = copy.deepcopy(production_data)
-    _set(data, key, value)
-    path = write_stack(data)
-    with pytest.raises(ConfigError) as caught:
-        load_stack(path)
+    caught, path = _refused(production_data, write_stack, key, value)
     assert caught.value.path == str(path)
     keys = [k for k, _ in caught.value.problems]
     assert where in keys, f"{case}: expected the key {where}, got {caught.value.problems}"
@@ -172,8 +181,5 @@ def test_errors_say_what_is_allowed(
     production_data: dict[str, Any],
     write_stack: Callable[..., Path],
 ) -> None:
-    data = copy.deepcopy(production_data)
-    _set(data, key, value)
-    with pytest.raises(ConfigError) as caught:
-        load_stack(write_stack(data))
+    caught, _path = _refused(production_data, write_stack, key, value)
     assert any(k == where and hint in r for k, r in caught.value.problems), f"{case}: {caught.value.problems}"

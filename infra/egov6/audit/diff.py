@@ -16,7 +16,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from egov6.config.loader import repo_root
+from egov6.config.loader import repo_root, stack_name
 from egov6.errors import Egov6Error
 
 # Runs inside the exported revision: prints resources, exposure and policy results as JSON.
@@ -80,7 +80,7 @@ def declared_at(rev: str, stack: str) -> dict[str, Any]:
         if not stack_file.is_file():
             raise Egov6Error(f"stack {stack} does not exist at revision {rev}" if not outside else
                              f"stack file {stack} not found")  # fmt: skip
-        name = stack_file.name.removeprefix("Pulumi.").rsplit(".", 1)[0]
+        name = stack_name(stack_file)
         done = subprocess.run(
             [sys.executable, "-c", _DRIVER, name, str(stack_file)],
             capture_output=True, text=True, check=False, env={"PYTHONPATH": str(tree / "infra"), "PATH": ""},

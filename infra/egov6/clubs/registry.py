@@ -12,13 +12,12 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from egov6.config.loader import read_yaml, repo_root, validation_problems
-from egov6.config.schema import StackConfig, Strict
+from egov6.config.schema import MAX_CLUB_QUOTA_GB, StackConfig, Strict
 from egov6.errors import ConfigError
 
 KIND = "club registry"
 # The group of a club is verein-<slug>: a Nextcloud group id, a DAV path segment, a log field.
 CLUB_SLUG = r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"
-MAX_QUOTA_GB = 1024  # 1 TB per club (the cooperation's promise)
 
 
 class ClubFeatures(Strict):
@@ -31,7 +30,10 @@ class Club(Strict):
     name: str = Field(min_length=3, max_length=100, description="The club's name, as registered")
     town: str = Field(description="Slug of the town the club is seated in (one of the stack's towns)")
     quota_gb: int | None = Field(
-        None, ge=1, le=MAX_QUOTA_GB, description="Quota of the club's space in GB; default the stack's club_quota_gb"
+        None,
+        ge=1,
+        le=MAX_CLUB_QUOTA_GB,
+        description="Quota of the club's space in GB; default the stack's club_quota_gb",
     )
     features: ClubFeatures = Field(ClubFeatures(), description="What the club's space offers")
     state: Literal["active", "offboarded"] = Field("active", description="offboarded: access ends, data is kept")
@@ -90,4 +92,4 @@ def load_registry(stack: str, cfg: StackConfig, path: Path | None = None) -> Clu
 
 
 def quota_gb(club: Club, cfg: StackConfig) -> int:
-    return club.quota_gb or min(cfg.nextcloud.club_quota_gb, MAX_QUOTA_GB)
+    return club.quota_gb or cfg.nextcloud.club_quota_gb

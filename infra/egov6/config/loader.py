@@ -7,6 +7,7 @@ before the whole file is valid.
 from __future__ import annotations
 
 import difflib
+import typing
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from egov6.config.schema import PATTERN_HELP, SLUG, StackConfig, semantic_problems
+from egov6.config.schema import PATTERN_HELP, SLUG, Role, StackConfig, semantic_problems
 from egov6.errors import ConfigError
 
 NAMESPACE = "egov6"
@@ -89,7 +90,7 @@ def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseMod
             continue
         field = model.model_fields.get(part)
         if field is None:
-            if model is root or part not in ("cloud", "flow", "backup"):
+            if model is root or part not in typing.get_args(Role):
                 return None
             continue  # a role of the hosts mapping
         found = [a for a in _annotations(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]

@@ -41,6 +41,7 @@ TIME_OF_DAY = r"^([01]\d|2[0-3]):[0-5]\d$"
 BRIDGE = r"^[a-z][a-z0-9-]{1,14}$"
 SHA256 = r"^[0-9a-f]{64}$"
 VERSION = r"^\d+\.\d+\.\d+$"
+MAX_CLUB_QUOTA_GB = 1024  # 1 TB per club (the cooperation's promise); the stack's default and each club's quota
 # What each pattern means, for error messages a person can act on (instead of the bare expression).
 PATTERN_HELP = {
     SLUG: "a slug: 2-32 lowercase letters, digits and '-', starting with a letter, not ending with '-'",
@@ -279,7 +280,10 @@ class ReleaseArchive(Strict):
 class NextcloudConfig(ReleaseArchive):
     version: str = Field("33.0.1", pattern=VERSION, description="Nextcloud release installed")
     club_quota_gb: int = Field(
-        1024, ge=1, le=1024, description="Default quota of each club's space in GB (per club; at most 1 TB)"
+        1024,
+        ge=1,
+        le=MAX_CLUB_QUOTA_GB,
+        description="Default quota of each club's space in GB (per club; at most 1 TB)",
     )
     app_store: bool = Field(True, description="Install Talk, Calendar, Contacts from the app store")
 
