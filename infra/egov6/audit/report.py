@@ -46,19 +46,22 @@ def _git(*args: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def provenance(path: Path) -> dict[str, Any]:
-    """What a reviewer needs to tell which declaration a report shows: the stack file (as named inside the
-    repository, or as given when it lives elsewhere), its SHA-256, and the toolkit commit with a note when the
-    checkout held uncommitted changes (then the commit alone does not describe the code that ran)."""
-    resolved = path.resolve()
-    root = repo_root().resolve()
-    source = str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
+def _toolkit() -> dict[str, Any]:
+    """The toolkit commit, with a note when the checkout held uncommitted changes (then the commit alone does
+    not describe the code that ran)."""
     return {
-        "source": source,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "commit": _git("rev-parse", "HEAD") or "unknown",
         "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
     }
+
+
+def provenance(path: Path) -> dict[str, Any]:
+    """Which declaration a report shows: the stack file (as named inside the repository, or as given when it
+    lives elsewhere) and its SHA-256."""
+    resolved = path.resolve()
+    root = repo_root().resolve()
+    source = str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
+    return {"source": source, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 # journald's time units (systemd.time(7)) as a person reads them.
@@ -155,18 +158,19 @@ def processing_register(topology: Topology, categories: list[dict[str, Any]]) ->
     """GDPR Art. 30(1): one record per service, ready to copy into the municipality's register."""
     cfg = topology.config
     towns = ", ".join(t.name for t in cfg.towns)
+    named = services(cfg)
+    joint_controllers = [f"{t.name}, {t.address}" if t.address else f"{t.name} (address not declared)"
+                         for t in cfg.towns]  # fmt: skip
     records = []
     for role in topology.roles:
         mine = [c for c in categories if c["service"] in (role, "all")]
         contacted = contacted_services(cfg, role)
         records.append(
             {
-                "service": services(cfg)[role],
+                "service": named[role],
                 "controller": _contact(cfg.processing.controller) + f", jointly for {towns}",
                 "joint_controllership": cfg.processing.joint_controllership or "",
-                "joint_controllers": [
-                    f"{t.name}, {t.address}" if t.address else f"{t.name} (address not declared)" for t in cfg.towns
-                ],
+                "joint_controllers": joint_controllers,
                 "dpo": _contact(cfg.processing.dpo),
                 "purposes": sorted({c["purpose"] for c in mine}),
                 "data_subjects": _each_once([c["subjects"] for c in mine]),
@@ -215,8 +219,7 @@ def build_report(
             "egov6": __version__,
             "source": source,
             "sha256": "",
-            "commit": _git("rev-parse", "HEAD") or "unknown",
-            "uncommitted_changes": False,
+            **_toolkit(),
             **(origin or {}),
         },
         "towns": [t.name for t in cfg.towns],
