@@ -98,6 +98,9 @@ def ansible_env() -> dict[str, str]:
         "ANSIBLE_ROLES_PATH": str(root / "playbooks" / "roles"),
         "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
+        # ansible-runner switches host key checking off unless told: the hosts' keys are pinned (known_hosts from
+        # the stack outputs), an unknown or changed key must stop the run.
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
     }
 
 

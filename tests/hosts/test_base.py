@@ -63,7 +63,7 @@ def test_password_login_is_refused(host: Any, inventory_vars: dict[str, Any]) ->
     address = inventory_vars["ansible_host"]
     probe = host.backend.run_local(  # from the controller, like an attacker would
         "ssh -o BatchMode=yes -o PreferredAuthentications=password -o PubkeyAuthentication=no "
-        "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 "
+        f"{inventory_vars['ansible_ssh_common_args']} -o ConnectTimeout=5 "  # the pinned host key
         f"nobody@{address} true"
     )
     assert probe.rc == 255
@@ -71,10 +71,15 @@ def test_password_login_is_refused(host: Any, inventory_vars: dict[str, Any]) ->
 
 
 def test_admin_accounts_have_keys_and_no_password(host: Any, inventory_vars: dict[str, Any]) -> None:
+    admins = [admin["name"] for admin in inventory_vars["base_admins"]]
+    with host.sudo():
+        members = host.check_output("getent group egov6-admins").split(":")[3].split(",")
+    assert sorted(members) == sorted(admins), "the admin group holds exactly the stack's admins"
     for admin in inventory_vars["base_admins"]:
         user = host.user(admin["name"])
         assert user.exists, admin["name"]
-        assert "sudo" in user.groups
+        with host.sudo():
+            assert "(ALL) NOPASSWD: ALL" in host.check_output(f"sudo -l -U {admin['name']}"), admin["name"]
         with host.sudo():
             keys = host.file(f"{user.home}/.ssh/authorized_keys").content_string.strip().splitlines()
             shadow = host.check_output(f"getent shadow {admin['name']}").split(":")[1]

@@ -60,9 +60,26 @@ def test_check_unknown_stack_is_a_clean_error() -> None:
     assert "Pulumi.nowhere.yaml" in result.output and "not found" in result.output
 
 
-def test_preview_without_pulumi_cli_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+PUBLIC_RANGES = ["185.12.64.0/27", "2a01:4f8:c0c::/48"]  # real-looking, global: what a town hall would declare
+
+
+@pytest.mark.parametrize("command", ["preview", "up"])
+def test_cloud_commands_refuse_placeholder_admin_ranges_before_anything(command: str) -> None:
+    """The shipped stacks keep documentation ranges (and pass `check`); deploying them is refused first."""
+    result = runner.invoke(app, [command, "production", "--yes"] if command == "up" else [command, "production"])
+    assert result.exit_code == 1
+    assert "egov6:admin_ranges[0]" in result.output and "198.51.100.0/27" in result.output
+    assert "nothing was applied" in result.output
+    assert "pulumi" not in result.output.lower().replace("pulumi.production.yaml", "")
+
+
+def test_preview_without_pulumi_cli_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, production_data: dict[str, Any], write_stack: Callable[..., Path]
+) -> None:
+    production_data["admin_ranges"] = PUBLIC_RANGES
+    path = write_stack(production_data)
     monkeypatch.setenv("PATH", "")
-    result = runner.invoke(app, ["preview", "production"])
+    result = runner.invoke(app, ["preview", str(path)])
     assert result.exit_code == 1
     assert "Pulumi CLI is not installed" in result.output
     assert "pulumi login" in result.output

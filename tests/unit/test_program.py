@@ -6,17 +6,23 @@ import ipaddress
 from collections import Counter
 from typing import Any
 
+import yaml
+
 from egov6.config.scaled import scaled
 from egov6.config.schema import GERMAN_LOCATIONS
 from egov6.declared import Declaration
 from egov6.hetzner.evaluate import evaluate
-from egov6.policies.rules import REQUIRED_LABELS
+from egov6.policies.rules import REQUIRED_LABELS, is_secret, revealed
 from egov6.topology import ANYWHERE, INTERNAL_PORTS
 
 EXPECTED_PRODUCTION = {
-    "Network": 1, "NetworkSubnet": 1, "Firewall": 2, "SshKey": 2, "PlacementGroup": 1,
+    "Network": 1, "NetworkSubnet": 1, "Firewall": 2, "SshKey": 1, "PlacementGroup": 1,
     "PrimaryIp": 4, "Server": 2, "Rdns": 4, "Volume": 3, "VolumeAttachment": 3,
-    "Zone": 1, "ZoneRrset": 8, "StorageBox": 1, "StorageBoxSubaccount": 2, "RandomPassword": 3,
+    "Zone": 1, "ZoneRrset": 8, "StorageBox": 1, "StorageBoxSubaccount": 2,
+    # Storage Box passwords (3) and the generated secrets of the roles (9: cloud 4, engine 5 with no built-in user)
+    "RandomPassword": 3 + 9,
+    # the automation key and two host keys (Ed25519, RSA) per server
+    "PrivateKey": 1 + 2 * 2,
     # components
     "PrivateNetwork": 1, "RoleFirewall": 2, "Compute": 1, "HostServer": 2, "DnsZone": 1, "BackupStorage": 1,
 }  # fmt: skip
@@ -96,11 +102,23 @@ def test_servers_get_firewall_placement_keys_and_protection(production: Declarat
     for server in production.of_kind("Server"):
         assert server.props["firewallIds"], server.name
         assert server.props["placementGroupId"], server.name
-        assert len(server.props["sshKeys"]) == 2, server.name
+        assert len(server.props["sshKeys"]) == 1, server.name  # the automation key: no root password mailed
         assert server.props["deleteProtection"] and server.props["rebuildProtection"], server.name
         assert server.props["publicNets"][0]["ipv4Enabled"] and server.props["publicNets"][0]["ipv6Enabled"]
-        assert "PRIVATE" not in server.props["userData"]
-        assert "akeller" in server.props["userData"] and "jbecker" in server.props["userData"]
+
+
+def test_user_data_is_secret_and_bootstraps_only_the_automation_account(production: Declaration) -> None:
+    """cloud-init gets the automation account and the host's own keys; admins come from the base role."""
+    for server in production.of_kind("Server"):
+        assert is_secret(server.props["userData"]), f"{server.name}: user-data with private host keys in plain text"
+        document = yaml.safe_load(revealed(server.props["userData"]))
+        assert [user["name"] for user in document["users"]] == ["egov6"]
+        assert document["ssh_pwauth"] is False and document["ssh_deletekeys"] is True
+        assert set(document["ssh_genkeytypes"]) == {"ed25519", "rsa"}  # only where missing: never ECDSA
+        host = server.props["name"]
+        assert f"mock key of {host}-hostkey-ed25519" in document["ssh_keys"]["ed25519_private"]
+        assert f"mock key of {host}-hostkey-rsa" in document["ssh_keys"]["rsa_private"]
+        assert "akeller" not in revealed(server.props["userData"])
 
 
 def test_volumes_are_attached_and_protected(production: Declaration) -> None:
@@ -127,7 +145,8 @@ def test_outputs_carry_every_host_with_addresses(production: Declaration) -> Non
     hosts = production.outputs["hosts"]
     assert [h["name"] for h in hosts] == ["egov6-prod-cloud1", "egov6-prod-flow1"]
     for host in hosts:
-        assert set(host) == {"name", "role", "location", "private_ip", "ipv4", "ipv6"}
+        assert set(host) == {"name", "role", "location", "private_ip", "ipv4", "ipv6", "host_keys", "volumes"}
+        assert [key.split()[0] for key in host["host_keys"]] == ["ssh-ed25519", "ssh-rsa"]
         ipaddress.IPv4Address(host["ipv4"])
         ipaddress.IPv6Address(host["ipv6"])
         assert ipaddress.IPv4Address(host["private_ip"]) in ipaddress.IPv4Network("10.60.1.0/24")

@@ -26,6 +26,7 @@ from egov6.cli.main import app
 from egov6.config.loader import load_stack, read_stack_file, repo_root, stack_path
 from egov6.errors import Egov6Error
 from egov6.inventory import Connection, write_inventory
+from egov6.secrets import generated_secrets, new_secret, stage_generated_secrets
 from egov6.topology import build_topology
 from tests.unit.offline_render import ROLES, host_vars, load_vars, render, render_text, strings, templated_strings
 
@@ -123,6 +124,7 @@ def _artefacts(path: Path, stack: str, tmp: Path) -> dict[str, str]:
     secrets = tmp / "local" / "secrets"
     secrets.mkdir(parents=True, exist_ok=True)
     (secrets / "spiffworkflow-openid-client-secret").write_text("not-a-real-secret", encoding="utf-8")
+    stage_generated_secrets(topology, {s.file: new_secret(s.length) for s in generated_secrets(topology)}, secrets)
     out: dict[str, str] = {}
     for file in sorted(inventory.rglob("*.yml")):
         if file.name == "hosts.yml":

@@ -1,12 +1,13 @@
-"""Lab and host commands: lab up/down/status, converge, verify, and the main job `egov6 up lab`."""
+"""Lab and host commands: lab up/down/status, inventory, converge, verify, and `egov6 up` for every stack.
+
+What runs is ``egov6.orchestrate`` (one path for lab and cloud stacks); this module only presents it.
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
+import functools
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -15,50 +16,43 @@ from rich.table import Table
 
 from egov6.cli.console import EXIT_FAILED, console, handle_errors, ok, step
 from egov6.cli.stacks import StackArg
-from egov6.config.loader import load_stack, repo_root, stack_name, stack_path
+from egov6.config.loader import repo_root
 from egov6.errors import Egov6Error
-from egov6.hostlogs import keep_service_logs
-from egov6.inventory import Connection, inventory_dir, write_inventory, write_ssh_config
 from egov6.lab.backend import LabBackend, UpReport
-from egov6.lab.hosts import AUTOMATION_USER
-from egov6.lab.paths import LabPaths
-from egov6.runner import RunResult, ansible_env, run_playbook
-from egov6.secrets import stage_environment_secrets
-from egov6.topology import Topology, build_topology
+from egov6.orchestrate import Stack, converge_failure, up
+from egov6.orchestrate import converge as run_converge
+from egov6.orchestrate import inventory as write_inventory_from_outputs
+from egov6.orchestrate import verify as run_verify
+from egov6.outputs import local_dir
+from egov6.runner import RunResult
+from egov6.topology import Topology
 
 lab_app = typer.Typer(help="Local lab hosts (systemd-nspawn) for a lab stack.", no_args_is_help=True)
 LabStackArg = Annotated[str, typer.Argument(help="Lab stack name or stack file")]
-
-
-def _topology(stack: str) -> Topology:
-    path = stack_path(stack)
-    return build_topology(load_stack(path), stack_name(path))
+OutputsOption = Annotated[
+    Path | None,
+    typer.Option("--outputs", help="A saved stack outputs document (JSON) instead of the stack's own", dir_okay=False),
+]
 
 
 def _lab(stack: str) -> LabBackend:
-    return LabBackend(_topology(stack))
+    return LabBackend(Stack.load(stack).topology)
+
+
+def provision_lab(backend: LabBackend) -> UpReport:
+    step(f"lab {backend.topology.stack}: bridge {backend.lab.bridge}, subnet {backend.subnet}")
+    report = backend.up(progress=step)
+    ok(f"lab up: {len(report.created)} created, {len(report.started)} started, {len(report.kept)} kept")
+    return report
 
 
 def lab_up(stack: str) -> tuple[LabBackend, UpReport]:
-    backend = _lab(stack)
-    step(f"lab {backend.topology.stack}: bridge {backend.lab.bridge}, subnet {backend.subnet}")
-    report = backend.up(progress=step)
-    paths = backend.paths
-    write_ssh_config(paths.ssh_config, backend.topology, paths.key, AUTOMATION_USER)
-    connection = Connection(
-        user=AUTOMATION_USER,
-        key_file=paths.key,
-        ssh_config=paths.ssh_config,
-        automation_user=AUTOMATION_USER,
-        automation_key=paths.key.with_suffix(".pub").read_text(encoding="utf-8").strip(),
-        local_dir=paths.local,
-    )
-    addresses = {h.name: h.private_ip for h in backend.topology.hosts}
-    folder = write_inventory(backend.topology, addresses, connection)
-    ok(
-        f"lab up: {len(report.created)} created, {len(report.started)} started, {len(report.kept)} kept; "
-        f"inventory {folder.relative_to(repo_root())}"
-    )
+    """Provision the lab hosts and write the inventory from their outputs (what `egov6 lab up` does)."""
+    loaded = Stack.load(stack)
+    backend = LabBackend(loaded.topology)
+    report = provision_lab(backend)
+    folder = write_inventory_from_outputs(loaded)
+    ok(f"inventory {folder.relative_to(repo_root())} (from the stack outputs)")
     return backend, report
 
 
@@ -107,18 +101,7 @@ def _print_event(host: str, task: str, status: str, totals: Counter[str]) -> Non
     console.print(f"  [{colour}]{status:<11}[/] {host:<22} {task}  [dim]{counts}[/]")
 
 
-def converge_stack(stack: str, limit: str | None = None, tags: str | None = None) -> RunResult:
-    name = stack_name(stack_path(stack))
-    cfg = load_stack(stack_path(stack))
-    stage_environment_secrets(cfg, LabPaths(name).local / "secrets")
-    step(f"converging stack {name} (playbooks/site.yml)")
-    result = run_playbook(
-        inventory_dir(name),
-        artifacts=LabPaths(name).local / "runner",
-        limit=limit,
-        tags=tags,
-        on_event=_print_event,
-    )
+def _show_run(name: str, result: RunResult) -> None:
     table = Table(title=f"converge {name}: {result.status} in {result.seconds:.0f} s")
     for column in ("host", "ok", "changed", "failed", "unreachable", "skipped"):
         table.add_column(column)
@@ -129,9 +112,18 @@ def converge_stack(stack: str, limit: str | None = None, tags: str | None = None
     for note in result.skipped:
         console.print(f"  [yellow]skipped[/] {note}")
     console.print(f"[dim]run artifacts: {result.artifacts}[/]")
-    if result.failed_hosts or result.rc != 0:
-        details = "; ".join(f"{h}: {t}: {m}" for h, t, m in result.failures[:5])
-        raise Egov6Error(f"converge failed on {', '.join(result.failed_hosts) or 'the run'}: {details}")
+
+
+def converge_stack(
+    stack: str, limit: str | None = None, tags: str | None = None, outputs: Path | None = None
+) -> RunResult:
+    loaded = Stack.load(stack)
+    step(f"converging stack {loaded.name} (playbooks/site.yml)")
+    result = run_converge(loaded, limit=limit, tags=tags, on_event=_print_event, saved=outputs)
+    _show_run(loaded.name, result)
+    failure = converge_failure(result)
+    if failure:
+        raise Egov6Error(failure)
     return result
 
 
@@ -139,31 +131,20 @@ def converge(
     stack: StackArg,
     limit: Annotated[str | None, typer.Option("--limit", "-l", help="Only these hosts or groups")] = None,
     tags: Annotated[str | None, typer.Option("--tags", "-t", help="Only tasks with these tags")] = None,
+    outputs: OutputsOption = None,
 ) -> None:
-    """Run playbooks/site.yml on the stack's hosts through ansible-runner."""
-    handle_errors(converge_stack)(stack, limit, tags)
+    """Run playbooks/site.yml on the stack's hosts (inventory written fresh from the stack file and its outputs)."""
+    handle_errors(converge_stack)(stack, limit, tags, outputs)
+
+
+def _kept_log(path: str) -> None:
+    console.print(f"[dim]kept for reading: {path}[/]")
 
 
 def verify_stack(stack: str, extra: list[str] | None = None) -> int:
-    name = stack_name(stack_path(stack))
-    load_stack(stack_path(stack))
-    inventory = inventory_dir(name) / "hosts.yml"
-    if not inventory.is_file():
-        raise Egov6Error(f"no inventory for {name}: bring the stack up first")
-    step(f"verifying stack {name} with testinfra (tests/hosts)")
-    args = [
-        sys.executable, "-m", "pytest", str(repo_root() / "tests" / "hosts"),
-        # No --hosts: each test module names its host group (testinfra_hosts), the rest run on all hosts.
-        f"--ansible-inventory={inventory}", "--connection=ansible", "-p", "no:cacheprovider", "-n", "4",
-        *(extra or []),
-    ]  # fmt: skip
-    env = {**os.environ, **ansible_env()}
-    rc = subprocess.call(args, cwd=repo_root(), env=env)
-    if rc not in (0, 5):
-        kept = keep_service_logs(inventory, LabPaths(name).local / "logs")
-        for path in kept:
-            console.print(f"[dim]kept for reading: {path.relative_to(repo_root())}[/]")
-    return rc
+    loaded = Stack.load(stack)
+    step(f"verifying stack {loaded.name} with testinfra (tests/hosts)")
+    return run_verify(loaded, extra, on_logs=_kept_log)
 
 
 def verify(stack: StackArg) -> None:
@@ -175,41 +156,51 @@ def verify(stack: StackArg) -> None:
         raise typer.Exit(rc)
 
 
-def lab_main_job(stack: str) -> None:
-    """The main job: lab up → converge → verify, then a summary of what runs where and the time per stage."""
-    stages: dict[str, float] = {}
-    began = time.monotonic()
-    backend, _report = lab_up(stack)
-    stages["lab up"] = time.monotonic() - began
-    converge_stack(stack)
-    stages["converge"] = time.monotonic() - began - sum(stages.values())
-    rc = verify_stack(stack)
-    stages["verify"] = time.monotonic() - began - sum(stages.values())
-    if rc:
-        raise Egov6Error(f"verify failed (pytest exit {rc}); the lab stays up for inspection")
-    _summary(backend.topology, stages)
+@handle_errors
+def inventory(stack: StackArg, outputs: OutputsOption = None) -> None:
+    """Write the inventory, known_hosts and secrets folder from the stack outputs alone (cloud: Pulumi's state,
+    or a saved outputs document for offline review)."""
+    loaded = Stack.load(stack)
+    folder = write_inventory_from_outputs(loaded, outputs, refresh=not loaded.is_lab)
+    ok(f"inventory {folder.relative_to(repo_root())} for stack {loaded.name} ({len(loaded.topology.hosts)} hosts)")
+
+
+def main_job(stack: str, yes: bool = False) -> None:
+    """`egov6 up`: provision → outputs → inventory → converge → verify, then what runs where and the stage times."""
+    loaded = Stack.load(stack)
+    provision: Callable[[], object]
+    if loaded.is_lab:
+        backend = LabBackend(loaded.topology)
+        provision = functools.partial(provision_lab, backend)
+    else:
+        from egov6.cli.stacks import provision_cloud
+
+        provision = functools.partial(provision_cloud, loaded, yes)
+    times, result, _rc = up(loaded, provision, on_event=_print_event, progress=step)
+    _show_run(loaded.name, result)
+    _summary(loaded.topology, times.stages)
 
 
 def _summary(topology: Topology, stages: dict[str, float]) -> None:
     cfg = topology.config
     timing = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in stages.items())
-    table = Table(title=f"lab {topology.stack} is up and verified in {sum(stages.values()):.0f} s ({timing})")
+    table = Table(title=f"stack {topology.stack} is up and verified in {sum(stages.values()):.0f} s ({timing})")
     for column in ("host", "role", "address", "runs", "reach it with"):
         table.add_column(column)
     runs = {"cloud": "Nextcloud (PostgreSQL, Redis, PHP-FPM, nginx), coturn",
             "flow": "SpiffArena API + scheduler, PostgreSQL, nginx", "backup": "base role (borg: not yet)"}  # fmt: skip
-    paths = LabPaths(topology.stack)
-    ssh_config = paths.ssh_config.relative_to(repo_root())
+    ssh_config = (local_dir(topology.stack) / "ssh_config").relative_to(repo_root())
     for host in topology.hosts:
         reach = f"ssh -F {ssh_config} {host.name}"
         if host.role in ("cloud", "flow"):
             reach = f"https://{cfg.fqdn(host.role)} (→ {host.private_ip})\n{reach}"
         table.add_row(host.name, host.role, host.private_ip, runs[host.role], reach)
     console.print(table)
-    local = paths.local.relative_to(repo_root())
-    console.print(f"domain {cfg.domain}: map the names to the addresses (/etc/hosts) and trust {local}/ca/ca.crt;")
-    console.print(f"workflow users' passwords: {local}/secrets/spiffworkflow-user-*")
-    console.print(f"tear down with `egov6 lab down {topology.stack}`")
+    if cfg.lab:
+        folder = ssh_config.parent
+        console.print(f"domain {cfg.domain}: map the names to the addresses (/etc/hosts) and trust {folder}/ca/ca.crt;")
+        console.print(f"workflow users' passwords: {folder}/secrets/spiffworkflow-user-*")
+        console.print(f"tear down with `egov6 lab down {topology.stack}`")
 
 
-__all__ = ["Path", "converge", "lab_app", "lab_main_job", "verify"]
+__all__ = ["converge", "inventory", "lab_app", "main_job", "verify"]

@@ -8,7 +8,6 @@ import typer
 
 from egov6.cli import audit, clubs, lab, stacks
 from egov6.cli.console import handle_errors
-from egov6.config.loader import load_stack, stack_path
 
 app = typer.Typer(
     name="egov6",
@@ -19,6 +18,7 @@ app = typer.Typer(
 )
 app.command()(stacks.check)
 app.command()(stacks.preview)
+app.command()(lab.inventory)
 app.command()(lab.converge)
 app.command()(lab.verify)
 app.add_typer(lab.lab_app, name="lab")
@@ -33,9 +33,5 @@ def up(
     stack: stacks.StackArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Deploy cloud stacks without asking")] = False,
 ) -> None:
-    """Bring a stack up: the lab (hosts, converge, verify) or a cloud stack (pulumi up)."""
-    cfg = load_stack(stack_path(stack))
-    if cfg.environment == "lab":
-        lab.lab_main_job(stack)
-    else:
-        stacks.deploy(stack, yes)
+    """Bring a stack up: provision (lab hosts, or policies and pulumi up) → outputs → inventory → converge → verify."""
+    lab.main_job(stack, yes)

@@ -1,8 +1,7 @@
-"""Commands on the declared infrastructure: check (offline), preview and up (Pulumi Automation API)."""
+"""Commands on the declared infrastructure: check (offline), preview and the provision stage of cloud stacks."""
 
 from __future__ import annotations
 
-import shutil
 from typing import Annotated
 
 import typer
@@ -11,18 +10,13 @@ from rich.table import Table
 
 from egov6.cli.console import EXIT_FAILED, EXIT_INPUT, console, handle_errors, ok, step, warn
 from egov6.config.advice import stack_warnings
-from egov6.config.loader import load_stack, read_stack_file, repo_root, stack_name, stack_path
+from egov6.config.loader import load_stack, read_stack_file, stack_name, stack_path
 from egov6.errors import Egov6Error
+from egov6.hetzner import deploy
+from egov6.orchestrate import Stack, refuse_placeholders
 from egov6.policies import evaluate_policies
 
 StackArg = Annotated[str, typer.Argument(help="Stack name (lab, staging, production) or path to a stack file")]
-
-PULUMI_MISSING = (
-    "the Pulumi CLI is not installed, so nothing can be previewed or deployed. Install it "
-    "(https://www.pulumi.com/docs/install/), run `pulumi login`, set the Hetzner token with "
-    "`pulumi config set --secret hcloud:token --stack STACK`, then run this command again. "
-    "`egov6 check STACK` works offline without it."
-)
 
 
 @handle_errors
@@ -58,38 +52,44 @@ def check(stack: StackArg) -> None:
     ok(f"stack {declaration.stack}: {len(results)} policies passed")
 
 
-def _cloud_stack(stack: str) -> tuple[str, object]:
-    path = stack_path(stack)
-    cfg = load_stack(path)
-    if cfg.environment == "lab":
-        raise Egov6Error(f"{path.name} is a lab stack: it is not deployed with Pulumi; run `egov6 up {stack}`")
-    if shutil.which("pulumi") is None:
-        raise Egov6Error(PULUMI_MISSING)
-    from pulumi import automation as auto
+def _cloud_stack(stack: str) -> Stack:
+    loaded = Stack.load(stack)
+    if loaded.is_lab:
+        raise Egov6Error(f"{loaded.path.name} is a lab stack: it is not deployed with Pulumi; run `egov6 up {stack}`")
+    refuse_placeholders(loaded)
+    return loaded
 
-    name = stack_name(path)
-    return name, auto.select_stack(stack_name=name, work_dir=str(repo_root()))
+
+def _policies_pass(loaded: Stack) -> None:
+    """The offline policy evaluation first: a mandatory violation stops before Pulumi is even asked."""
+    from egov6.hetzner.evaluate import evaluate
+
+    failed = [r for r in evaluate_policies(evaluate(loaded.data, loaded.name).resources) if not r.passed]
+    if failed:
+        found = "; ".join(f"{v.rule} {v.resource}: {v.message}" for r in failed for v in r.violations)
+        raise Egov6Error(f"policies failed for stack {loaded.name} (nothing was deployed): {found}")
 
 
 @handle_errors
 def preview(stack: StackArg) -> None:
     """Show what `up` would change on Hetzner Cloud, with the policy pack enforced."""
-    name, selected = _cloud_stack(stack)
-    step(f"pulumi preview of stack {name}")
-    result = selected.preview(on_output=console.print, policy_packs=[str(repo_root() / "policypack")])  # type: ignore[attr-defined]
-    ok(f"preview done: {result.change_summary}")
+    loaded = _cloud_stack(stack)
+    _policies_pass(loaded)
+    step(f"pulumi preview of stack {loaded.name}")
+    ok(f"preview done: {deploy.preview(loaded.name, console.print)}")
 
 
-def deploy(stack: str, yes: bool) -> None:
-    name, selected = _cloud_stack(stack)
+def provision_cloud(loaded: Stack, yes: bool) -> None:
+    """The provision stage of a cloud stack: placeholders and policies refused first, then `pulumi up`."""
+    _cloud_stack(str(loaded.path))
+    _policies_pass(loaded)
     if not yes:
-        typer.confirm(f"Deploy stack {name} to Hetzner Cloud?", abort=True)
-    step(f"pulumi up of stack {name}")
-    result = selected.up(on_output=console.print, policy_packs=[str(repo_root() / "policypack")])  # type: ignore[attr-defined]
-    ok(f"stack {name} is up: {result.summary.resource_changes}")
+        typer.confirm(f"Deploy stack {loaded.name} to Hetzner Cloud?", abort=True)
+    step(f"pulumi up of stack {loaded.name}")
+    ok(f"stack {loaded.name} is up: {deploy.pulumi_up(loaded.name, console.print)}")
 
 
-__all__ = ["EXIT_FAILED", "EXIT_INPUT", "check", "deploy", "preview"]
+__all__ = ["EXIT_FAILED", "EXIT_INPUT", "check", "preview", "provision_cloud"]
 
 
 stack_app = typer.Typer(help="The stack file itself: its reference and a template.", no_args_is_help=True)

@@ -16,7 +16,6 @@ class BackupStorageArgs:
     location: str
     box_type: str
     clients: list[str]
-    ssh_keys: list[str]
     labels: dict[str, str]
     protect: bool
 
@@ -40,7 +39,6 @@ class BackupStorage(pulumi.ComponentResource):
             location=args.location,
             storage_box_type=args.box_type,
             password=_password(f"{name}-box-password", self).result,
-            ssh_keys=args.ssh_keys,
             # SSH only (borg); no Samba/WebDAV; reachable only from inside Hetzner's network (BAK-04).
             access_settings=hcloud.StorageBoxAccessSettingsArgs(
                 reachable_externally=False,

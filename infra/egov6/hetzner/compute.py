@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_hcloud as hcloud
-import yaml
+import pulumi_tls as tls
 
-from egov6.config.schema import Admin
+from egov6.bootstrap import HOST_KEY_TYPES, RSA_BITS, KeyPair, user_data
 from egov6.topology import Host
 
 SPREAD_GROUP_SIZE = 10  # Hetzner's limit of servers per spread placement group
@@ -20,21 +20,22 @@ def first_v6(network: str) -> str:
     return f"{address}1" if address.endswith("::") else address
 
 
-def cloud_init(admins: list[Admin]) -> str:
-    """cloud-init that only creates the personal admin accounts with their keys; Ansible does the rest."""
-    users = [
-        {
-            "name": admin.name,
-            "groups": ["sudo"],
-            "shell": "/bin/bash",
-            "lock_passwd": True,
-            "sudo": "ALL=(ALL) NOPASSWD:ALL",
-            "ssh_authorized_keys": [admin.ssh_key],
-        }
-        for admin in admins
-    ]
-    document = {"users": users, "ssh_pwauth": False, "disable_root": True}
-    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)
+# What cloud-init needs only at the first boot: a change must never replace a server (and with it its data). Admin
+# accounts are not among them at all: the base role manages them on every converge.
+BOOTSTRAP_ONLY = ["user_data", "ssh_keys"]
+
+
+def _host_key(name: str, kind: str, parent: pulumi.Resource) -> tls.PrivateKey:
+    """An SSH host key generated into the stack's encrypted state, so the controller can pin it before connecting."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    if kind == "rsa":
+        return tls.PrivateKey(f"{name}-hostkey-{kind}", algorithm="RSA", rsa_bits=RSA_BITS, opts=opts)
+    return tls.PrivateKey(f"{name}-hostkey-{kind}", algorithm=kind.upper(), opts=opts)
+
+
+def _user_data(automation_public_key: str, *halves: str) -> str:
+    pairs = {kind: KeyPair(halves[2 * i], halves[2 * i + 1]) for i, kind in enumerate(HOST_KEY_TYPES)}
+    return user_data(automation_public_key, pairs)
 
 
 @dataclass
@@ -44,7 +45,7 @@ class HostServerArgs:
     firewall_id: pulumi.Input[int]
     placement_group_id: pulumi.Input[int]
     ssh_key_ids: list[pulumi.Input[str]]
-    user_data: str
+    automation_public_key: pulumi.Input[str]
     domain: str
     encryption: str
     protect: bool
@@ -54,6 +55,8 @@ class HostServer(pulumi.ComponentResource):
     server: hcloud.Server
     ipv4: hcloud.PrimaryIp
     ipv6: hcloud.PrimaryIp
+    host_keys: pulumi.Output[list[str]]  # public halves, "type base64"
+    volumes: dict[str, hcloud.Volume]  # purpose → volume
 
     def __init__(self, name: str, args: HostServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("egov6:compute:HostServer", name, None, opts)
@@ -74,6 +77,15 @@ class HostServer(pulumi.ComponentResource):
             for kind in ("ipv4", "ipv6")
         }
         self.ipv4, self.ipv6 = ips["ipv4"], ips["ipv6"]
+        keys = [_host_key(name, kind, self) for kind in HOST_KEY_TYPES]
+        halves = [half for key in keys for half in (key.private_key_openssh, key.public_key_openssh)]
+        self.host_keys = pulumi.Output.all(*(key.public_key_openssh for key in keys)).apply(
+            lambda texts: [text.strip() for text in texts]
+        )
+        plain: pulumi.Output[str] = pulumi.Output.all(args.automation_public_key, *halves).apply(
+            lambda values: _user_data(*values)
+        )
+        user_data: pulumi.Output[str] = pulumi.Output.secret(plain)  # it carries the host's private keys
         self.server = hcloud.Server(
             f"{name}-server",
             name=host.name,
@@ -83,7 +95,7 @@ class HostServer(pulumi.ComponentResource):
             placement_group_id=args.placement_group_id,
             firewall_ids=[args.firewall_id],
             ssh_keys=args.ssh_key_ids,
-            user_data=args.user_data,
+            user_data=user_data,
             public_nets=[
                 hcloud.ServerPublicNetArgs(
                     ipv4_enabled=True,
@@ -96,11 +108,12 @@ class HostServer(pulumi.ComponentResource):
             delete_protection=args.protect,
             rebuild_protection=args.protect,
             labels=host.labels,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=BOOTSTRAP_ONLY)),
         )
         server_id = self.server.id.apply(int)
+        self.volumes = {}
         for volume in host.volumes:
-            declared = hcloud.Volume(
+            declared = self.volumes[volume.purpose] = hcloud.Volume(
                 f"{name}-{volume.purpose}",
                 name=volume.name,
                 size=volume.size_gb,
@@ -141,7 +154,7 @@ class ComputeArgs:
     network_id: pulumi.Input[int]
     firewall_ids: dict[str, pulumi.Input[int]]
     ssh_key_ids: list[pulumi.Input[str]]
-    user_data: str
+    automation_public_key: pulumi.Input[str]
     domain: str
     encryption: str
     labels: dict[str, str]
@@ -174,7 +187,7 @@ class Compute(pulumi.ComponentResource):
                     firewall_id=args.firewall_ids[host.role],
                     placement_group_id=group_ids[position // SPREAD_GROUP_SIZE],
                     ssh_key_ids=args.ssh_key_ids,
-                    user_data=args.user_data,
+                    automation_public_key=args.automation_public_key,
                     domain=args.domain,
                     encryption=args.encryption,
                     protect=args.protect,

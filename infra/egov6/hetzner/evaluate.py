@@ -6,6 +6,7 @@ with the inputs plus the few values Hetzner would compute (ids, addresses), from
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import ipaddress
@@ -35,6 +36,15 @@ def _stable_number(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:6], "big") or 1
 
 
+def _mock_ssh_key(name: str, algorithm: str) -> dict[str, str]:
+    """A key pair in the shape pulumi_tls returns, derived from the name: well-formed for known_hosts and user-data,
+    never a usable key (the public half is a digest, the private half says what it is)."""
+    kind = {"ED25519": "ssh-ed25519", "RSA": "ssh-rsa"}[algorithm]
+    blob = base64.b64encode(kind.encode() + hashlib.sha256(name.encode()).digest()).decode()
+    private = f"-----BEGIN OPENSSH PRIVATE KEY-----\nmock key of {name}\n-----END OPENSSH PRIVATE KEY-----\n"
+    return {"publicKeyOpenssh": f"{kind} {blob}\n", "privateKeyOpenssh": private}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, password: str = MOCK_PASSWORD) -> None:
         self.resources: list[DeclaredResource] = []
@@ -53,6 +63,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 state["ipAddress"] = f"{_V6[(number % 2**16) * 2**80]}/64"
         elif args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = self.password
+        elif args.typ == "tls:index/privateKey:PrivateKey":
+            state.update(_mock_ssh_key(args.name, str(state.get("algorithm"))))
         # Numeric ids, as Hetzner's; the program converts ids to int for references.
         return str(number), state
 

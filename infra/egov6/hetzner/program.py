@@ -12,14 +12,18 @@ from typing import Any
 
 import pulumi
 import pulumi_hcloud as hcloud
+import pulumi_random as random
+import pulumi_tls as tls
 
+from egov6.bootstrap import AUTOMATION_USER
 from egov6.config.loader import NAMESPACE, load_stack_mapping
 from egov6.config.schema import StackConfig
 from egov6.hetzner.backup import BackupStorage, BackupStorageArgs
-from egov6.hetzner.compute import Compute, ComputeArgs, cloud_init, first_v6
+from egov6.hetzner.compute import Compute, ComputeArgs, first_v6
 from egov6.hetzner.dns import DnsRecord, DnsZone, DnsZoneArgs
 from egov6.hetzner.firewall import RoleFirewall, RoleFirewallArgs
 from egov6.hetzner.network import PrivateNetwork, PrivateNetworkArgs
+from egov6.secrets import generated_secrets
 from egov6.topology import Host, Topology, build_topology
 
 
@@ -60,15 +64,15 @@ def declare(topology: Topology) -> dict[str, Any]:
         )
         for role, rules in topology.rules.items()
     }
-    keys = [
-        hcloud.SshKey(
-            f"{cfg.name}-key-{admin.name}",
-            name=f"{cfg.name}-{admin.name}",
-            public_key=admin.ssh_key,
-            labels=topology.labels_for("admin", "internal"),
-        )
-        for admin in cfg.admins
-    ]
+    # The controller's automation account: its key is generated into the encrypted state, so every admin's
+    # controller converges with it (from the outputs); admins' own keys reach the hosts through the base role.
+    automation = tls.PrivateKey(f"{cfg.name}-automation", algorithm="ED25519")
+    automation_key = hcloud.SshKey(
+        f"{cfg.name}-automation",
+        name=f"{cfg.name}-automation",
+        public_key=automation.public_key_openssh,
+        labels=topology.labels_for("admin", "internal"),
+    )
     compute = Compute(
         f"{cfg.name}-compute",
         ComputeArgs(
@@ -76,8 +80,8 @@ def declare(topology: Topology) -> dict[str, Any]:
             hosts=topology.hosts,
             network_id=network.network.id.apply(int),
             firewall_ids={role: fw.firewall.id.apply(int) for role, fw in firewalls.items()},
-            ssh_key_ids=[key.id for key in keys],
-            user_data=cloud_init(cfg.admins),
+            ssh_key_ids=[automation_key.id],
+            automation_public_key=automation.public_key_openssh,
             domain=cfg.domain,
             # Label values allow no underscore: server_side → server-side.
             encryption=cfg.encryption.at_rest.replace("_", "-"),
@@ -115,29 +119,50 @@ def declare(topology: Topology) -> dict[str, Any]:
                 location=cfg.backup.location,
                 box_type=cfg.backup.storage_box_type,
                 clients=[h.name for h in topology.hosts],
-                ssh_keys=[admin.ssh_key for admin in cfg.admins],
                 labels=topology.labels_for("backup", "personal"),
                 protect=protect,
             ),
         )
+    # Every secret the roles read, generated once into the encrypted state (egov6.secrets is the catalogue).
+    generated = {
+        secret.file: random.RandomPassword(f"{cfg.name}-secret-{secret.file}", length=secret.length, special=False)
+        for secret in generated_secrets(topology)
+    }
     hosts = [
-        pulumi.Output.all(servers[h.name].ipv4.ip_address, servers[h.name].ipv6.ip_address).apply(
-            functools.partial(_host_output, h)
-        )
+        pulumi.Output.all(
+            servers[h.name].ipv4.ip_address,
+            servers[h.name].ipv6.ip_address,
+            servers[h.name].host_keys,
+            pulumi.Output.all(**{p: v.id for p, v in servers[h.name].volumes.items()}),
+        ).apply(functools.partial(_host_output, h))
         for h in topology.hosts
     ]
-    return {"stack": topology.stack, "environment": cfg.environment, "hosts": hosts}
+    # The stack outputs document (egov6.outputs): what `egov6 inventory` reads; secrets stay secret in the state.
+    return {
+        "stack": topology.stack,
+        "environment": cfg.environment,
+        "hosts": hosts,
+        "automation": {
+            "user": AUTOMATION_USER,
+            "public_key": automation.public_key_openssh,
+            "private_key": pulumi.Output.secret(automation.private_key_openssh),
+        },
+        "secrets": pulumi.Output.secret({name: password.result for name, password in generated.items()}),
+    }
 
 
-def _host_output(host: Host, ips: list[str]) -> dict[str, str]:
+def _host_output(host: Host, values: list[Any]) -> dict[str, Any]:
     """One host as the inventory generator needs it."""
+    ipv4, ipv6, host_keys, volumes = values
     return {
         "name": host.name,
         "role": host.role,
         "location": host.location,
         "private_ip": host.private_ip,
-        "ipv4": ips[0],
-        "ipv6": first_v6(ips[1]),
+        "ipv4": ipv4,
+        "ipv6": first_v6(ipv6),
+        "host_keys": host_keys,
+        "volumes": {purpose: str(volume_id) for purpose, volume_id in volumes.items()},
     }
 
 

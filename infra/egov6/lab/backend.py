@@ -1,5 +1,8 @@
 """Turns a topology into running lab hosts and back: ``up`` (idempotent), ``down``, ``status``.
 
+``up`` is the lab's provisioner: it writes the stack outputs document (the one the Pulumi program exports for a
+cloud stack) and boots each host with the same cloud-init user-data a Hetzner server gets.
+
 Everything a run creates is written to the state file *before* it is created, so that ``down`` (or the
 clean-up after a failure or Ctrl-C) removes exactly that and nothing else.
 """
@@ -25,7 +28,9 @@ from egov6.lab.hosts import (
     wait_for_ssh,
 )
 from egov6.lab.paths import LabPaths
+from egov6.lab.provision import HostKeys, lab_outputs, load_host_keys, save_host_keys, seed
 from egov6.lab.shell import run
+from egov6.outputs import StackOutputs, outputs_path, read_outputs, write_outputs
 from egov6.topology import Topology
 
 Progress = Callable[[str], None]
@@ -102,13 +107,15 @@ class LabBackend:
             apt_cache_port=self.lab.apt_cache_port,
         )
 
-    def ensure_key(self) -> Path:
-        key = self.paths.key
-        if not key.is_file():
-            key.parent.mkdir(parents=True, exist_ok=True)
-            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"egov6-lab-{self.topology.stack}",
-                 "-f", str(key)])  # fmt: skip
-        return key
+    def provision_outputs(self) -> tuple[StackOutputs, HostKeys]:
+        """The lab's outputs document: kept values stay, missing ones are generated (like ``pulumi up``)."""
+        path = outputs_path(self.topology.stack)
+        previous = read_outputs(path) if path.is_file() else None
+        keys = load_host_keys(self.paths.host_keys)
+        outputs = lab_outputs(self.topology, previous, keys)
+        save_host_keys(self.paths.host_keys, keys)
+        write_outputs(path, outputs)
+        return outputs, keys
 
     def up(self, progress: Progress) -> UpReport:
         """Creates what is missing, keeps what runs; on any failure removes what this run created."""
@@ -122,17 +129,17 @@ class LabBackend:
         network.check_collisions(self.lab.bridge, self.subnet, ours=previous is not None)
         state = previous or self._new_state()
         try:
-            key = self.ensure_key()
             began = time.monotonic()
             if not self.paths.image.is_file():
                 progress("building the Debian 12 base image (debootstrap, about a minute, once)")
             report.image_built = image.ensure_image(self.paths.image)
             report.image_seconds = time.monotonic() - began
             state.save(self.paths.state_file)
+            outputs, keys = self.provision_outputs()
             network.create_bridge(self.lab.bridge, self.topology.gateway, self.subnet)
             aptcache.start(self.paths.state, self.paths.cache, self.topology.gateway, self.lab.apt_cache_port)
             began = time.monotonic()
-            self._start_hosts(state, key.with_suffix(".pub").read_text(encoding="utf-8"), report, progress)
+            self._start_hosts(state, outputs, keys, report, progress)
             report.create_seconds = time.monotonic() - began
         except BaseException:
             progress("lab up failed: removing what this run created")
@@ -140,7 +147,9 @@ class LabBackend:
             raise
         return report
 
-    def _start_hosts(self, state: LabState, public_key: str, report: UpReport, progress: Progress) -> None:
+    def _start_hosts(
+        self, state: LabState, outputs: StackOutputs, keys: HostKeys, report: UpReport, progress: Progress
+    ) -> None:
         proxy = f"http://{self.topology.gateway}:{self.lab.apt_cache_port}"
         for declared in self.topology.hosts:
             host = self._host(declared.name, declared.private_ip)
@@ -154,7 +163,7 @@ class LabBackend:
                 progress(f"creating {host.name} ({host.address}) from the cached image")
                 image.unpack(self.paths.image, host.root)
                 report.created.append(host.name)
-            prepare_root(host, public_key, proxy)
+            prepare_root(host, seed(outputs, host.name, keys), proxy)
             progress(f"booting {host.name}")
             log = self.paths.state / f"{host.name}.console.log"
             state.hosts[host.name].pid = start(host, self.lab.bridge, log)
@@ -162,8 +171,8 @@ class LabBackend:
             report.started.append(host.name)
         for name in report.started:
             host_state = state.hosts[name]
-            wait_for_ssh(self._host(name, host_state.address), host_state.pid or 0)
-            progress(f"{name} answers on SSH")
+            wait_for_ssh(self._host(name, host_state.address), host_state.pid or 0, outputs.host(name).host_keys)
+            progress(f"{name} answers on SSH with its pinned host key")
 
     def _roll_back(self, state: LabState, report: UpReport, whole_lab: bool) -> None:
         if whole_lab:
@@ -206,7 +215,9 @@ class LabBackend:
         aptcache.stop(self.paths.state)
         network.delete_bridge(state.bridge)
         remove_cgroup_parents()
-        for leftover in (self.paths.ssh_config, self.paths.known_hosts):
-            leftover.unlink(missing_ok=True)
+        # The lab's stack state goes with it (`pulumi destroy`): outputs, the files written from them, host keys.
+        local = self.paths.local
+        for leftover in ("outputs.json", "ssh_config", "known_hosts", "automation_ed25519", "secrets", "ca"):
+            run(["rm", "-rf", "--one-file-system", str(local / leftover)])
         run(["rm", "-rf", "--one-file-system", str(self.paths.state)])
         progress(f"lab {self.topology.stack} removed (bridge {state.bridge}, {len(state.hosts)} hosts)")

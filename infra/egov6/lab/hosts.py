@@ -16,20 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from egov6.errors import Egov6Error
-from egov6.lab.shell import run
 
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
 CGROUP_PARENT = "egov6-lab"
 REBOOT_STATUS = 133  # systemd-nspawn: the guest asked for a reboot
-AUTOMATION_USER = "egov6"  # the controller's account on lab hosts (keys only, sudo); never a person
-
-SSH_DROPIN = """[Service]
-# Host keys are made at first boot (none in the image); Debian's unit runs `sshd -t` first, which needs them.
-# Only Ed25519 here: the base role adds RSA and keeps ECDSA (NIST curves) away for good.
-ExecStartPre=
-ExecStartPre=/bin/sh -c 'test -f {key} || ssh-keygen -q -t ed25519 -N "" -f {key}'
-ExecStartPre=/usr/sbin/sshd -t
-""".format(key="/etc/ssh/ssh_host_ed25519_key")
+NOCLOUD_SEED = "var/lib/cloud/seed/nocloud"  # where cloud-init's NoCloud data source reads a host's seed
 
 
 @dataclass(frozen=True)
@@ -44,8 +35,9 @@ class LabHost:
         return [base / CGROUP_PARENT / self.name for base in CGROUP_ROOTS if base.is_dir()]
 
 
-def prepare_root(host: LabHost, public_key: str, apt_proxy: str) -> None:
-    """Writes the host's identity, network, SSH access and apt source into its root."""
+def prepare_root(host: LabHost, seed: dict[str, str], apt_proxy: str) -> None:
+    """Writes what the provider supplies into the host's root: its network, its cloud-init seed (identity, the
+    automation account, SSH host keys: the user-data a Hetzner server gets) and the lab's apt source."""
     root = host.root
     (root / "etc/hostname").write_text(host.name + "\n", encoding="utf-8")
     (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {host.name}\n", encoding="utf-8")
@@ -62,30 +54,16 @@ def prepare_root(host: LabHost, public_key: str, apt_proxy: str) -> None:
     link = wants / "systemd-networkd.service"
     if not link.exists():
         link.symlink_to("/lib/systemd/system/systemd-networkd.service")
-    dropin = root / "etc/systemd/system/ssh.service.d/10-egov6-lab-hostkeys.conf"
-    dropin.parent.mkdir(parents=True, exist_ok=True)
-    dropin.write_text(SSH_DROPIN, encoding="utf-8")
+    seed_dir = root / NOCLOUD_SEED
+    seed_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name, text in seed.items():
+        path = seed_dir / name
+        path.touch(mode=0o600)
+        path.write_text(text, encoding="utf-8")
     # Hosts have no DNS and no route out: apt goes through the cache on the bridge.
     (root / "etc/apt/apt.conf.d/01egov6-lab-proxy").write_text(
         f'Acquire::http::Proxy "{apt_proxy}";\n', encoding="utf-8"
     )
-    _automation_user(root, public_key)
-
-
-def _automation_user(root: Path, public_key: str) -> None:
-    passwd = (root / "etc/passwd").read_text(encoding="utf-8")
-    if f"\n{AUTOMATION_USER}:" not in passwd:
-        run(["chroot", str(root), "useradd", "--create-home", "--shell", "/bin/bash", AUTOMATION_USER])
-    ssh_dir = root / "home" / AUTOMATION_USER / ".ssh"
-    ssh_dir.mkdir(mode=0o700, exist_ok=True)
-    (ssh_dir / "authorized_keys").write_text(public_key, encoding="utf-8")
-    uid_gid = run(["chroot", str(root), "id", "-u", AUTOMATION_USER]).strip()
-    for path in (ssh_dir, ssh_dir / "authorized_keys"):
-        os.chown(path, int(uid_gid), int(uid_gid))
-    os.chmod(ssh_dir / "authorized_keys", 0o600)
-    sudoers = root / "etc/sudoers.d/egov6-lab"
-    sudoers.write_text(f"{AUTOMATION_USER} ALL=(ALL) NOPASSWD:ALL\n", encoding="utf-8")
-    os.chmod(sudoers, 0o440)
 
 
 def _join_cgroups(paths: list[Path]) -> None:
@@ -116,16 +94,29 @@ def start(host: LabHost, bridge: str, log: Path) -> int:
     return process.pid
 
 
-def wait_for_ssh(host: LabHost, pid: int, timeout: float = 60) -> None:
+def wait_for_ssh(host: LabHost, pid: int, host_keys: tuple[str, ...], timeout: float = 90) -> None:
+    """Waits until the host's sshd offers the host key cloud-init installed from the seed (its pinned key)."""
+    pinned = {" ".join(key.split()[:2]) for key in host_keys}
     deadline = time.monotonic() + timeout
+    offered: set[str] = set()
     while time.monotonic() < deadline:
         if not alive(pid):
             raise Egov6Error(f"lab host {host.name} stopped while booting")
         with contextlib.suppress(OSError), socket.create_connection((host.address, 22), timeout=1) as sock:
             if sock.recv(64).startswith(b"SSH-"):
-                return
-        time.sleep(0.2)
-    raise Egov6Error(f"lab host {host.name} ({host.address}) did not answer on SSH within {timeout:.0f} s")
+                scan = subprocess.run(
+                    ["ssh-keyscan", "-T", "2", "-t", "ed25519,rsa", host.address],
+                    capture_output=True, text=True, check=False, timeout=10,
+                )  # fmt: skip
+                offered = {" ".join(line.split()[1:3]) for line in scan.stdout.splitlines() if line.strip()}
+                if offered & pinned:
+                    return
+        time.sleep(0.3)
+    detail = f"it offers other host keys ({', '.join(sorted(offered))})" if offered else "no SSH host key seen"
+    raise Egov6Error(
+        f"lab host {host.name} ({host.address}) did not offer its pinned host key within {timeout:.0f} s: "
+        f"{detail}; its console log is in the lab's state folder"
+    )
 
 
 def alive(pid: int | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -12,8 +13,18 @@ SUITE = "bookworm"
 # What a host needs to boot, be reached over SSH and be managed by Ansible.
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "openssh-server", "python3", "python3-apt", "dbus", "iproute2", "sudo",
-    "ca-certificates",
+    # What a Hetzner Debian image carries and cloud-init relies on: cloud-init itself, locales (its locale module)
+    "ca-certificates", "cloud-init", "locales",
+    "python3-cffi-backend",  # provides a virtual package cloud-init needs, which debootstrap does not resolve
 )  # fmt: skip
+# The provider's side of cloud-init, as Hetzner's images carry their own: the lab's data source is the NoCloud seed
+# each host gets in its root; the network is the lab's (systemd-networkd on the bridge), not cloud-init's.
+CLOUD_CFG = """# egov6 lab: the provider's cloud-init settings (the user-data is the stack's, as on Hetzner)
+datasource_list: [NoCloud, None]
+network: {config: disabled}
+"""
+# The image's name changes with what goes into it, so a changed package list never reuses an old image.
+IMAGE_ID = hashlib.sha256(repr((SUITE, BASE_PACKAGES, CLOUD_CFG)).encode()).hexdigest()[:8]
 
 
 def ensure_image(image: Path, progress: object = None) -> bool:
@@ -39,6 +50,7 @@ def ensure_image(image: Path, progress: object = None) -> bool:
         (build / "etc/machine-id").write_text("", encoding="utf-8")
         for key in (build / "etc/ssh").glob("ssh_host_*"):
             key.unlink()
+        (build / "etc/cloud/cloud.cfg.d/90-egov6-lab.cfg").write_text(CLOUD_CFG, encoding="utf-8")
         for leftover in (build / "var/cache/apt/archives").glob("*.deb"):
             leftover.unlink()
         run(["tar", "--zstd", "-C", str(build), "--numeric-owner", "-cpf", str(partial), "."])

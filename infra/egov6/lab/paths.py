@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from egov6.config.loader import repo_root
+from egov6.lab.image import IMAGE_ID
+from egov6.outputs import local_dir
 from egov6.vendor import cache_dir
 
 
@@ -26,7 +27,7 @@ class LabPaths:
 
     @property
     def image(self) -> Path:
-        return self.cache / "debian-12-base.tar.zst"
+        return self.cache / f"debian-12-base-{IMAGE_ID}.tar.zst"
 
     @property
     def hosts(self) -> Path:
@@ -37,18 +38,14 @@ class LabPaths:
         return self.state / "lab.json"
 
     @property
-    def local(self) -> Path:
-        """Files of the checkout that are never committed: the lab key, ssh config, runner artifacts."""
-        return repo_root() / ".egov6" / self.stack
+    def host_keys(self) -> Path:
+        """The hosts' private SSH host keys (what Pulumi keeps in its state for a cloud stack)."""
+        return self.state / "host-keys.json"
 
     @property
-    def key(self) -> Path:
-        return self.local / "lab_ed25519"
+    def local(self) -> Path:
+        return local_dir(self.stack)
 
     @property
     def ssh_config(self) -> Path:
         return self.local / "ssh_config"
-
-    @property
-    def known_hosts(self) -> Path:
-        return self.local / "known_hosts"

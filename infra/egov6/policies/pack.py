@@ -15,9 +15,10 @@ PACK_NAME = "egov6-gdpr-bsi"
 
 
 def _plain(value: Any) -> Any:
-    """The engine hands secrets to policies as ``Secret``; the rules know Pulumi's serialized marker."""
+    """The engine hands secrets to policies as ``Secret``; the rules know Pulumi's serialized marker (and never
+    put a value into a message)."""
     if isinstance(value, Secret):
-        return {SECRET_SIG: "secret", "value": "[secret]"}
+        return {SECRET_SIG: "secret", "value": _plain(value.value)}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
