@@ -43,6 +43,8 @@ def user_data(automation_public_key: str, host_keys: dict[str, KeyPair]) -> str:
         ],
         "disable_root": True,
         "ssh_pwauth": False,
+        # A locale every image has (no generation needed): services and logs read the same everywhere.
+        "locale": "C.UTF-8",
         # Exactly these host keys: the image's are deleted; only types given here would be generated, and only
         # where missing (none is: all come below), so no ECDSA key ever appears.
         "ssh_deletekeys": True,

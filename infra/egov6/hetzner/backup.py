@@ -3,6 +3,7 @@ host (each client sees only its own directory; append-only borg keys are set by 
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 
 import pulumi
@@ -20,10 +21,39 @@ class BackupStorageArgs:
     protect: bool
 
 
+# Hetzner refuses a Storage Box password without an upper- and a lowercase letter, a digit and a special
+# character (of its own list; "-_." are in it and need no quoting anywhere).
+PASSWORD_LENGTH = 32
+PASSWORD_SPECIAL = "-_."  # noqa: S105 the allowed special characters, not a password
+PASSWORD_MINIMA = {"min_upper": 1, "min_lower": 1, "min_numeric": 1, "min_special": 1}
+
+
+def password_problems(password: str) -> list[str]:
+    """What Hetzner's Storage Box password policy would refuse in this password (empty: accepted)."""
+    classes = {
+        "an uppercase letter": string.ascii_uppercase,
+        "a lowercase letter": string.ascii_lowercase,
+        "a digit": string.digits,
+        "a special character": PASSWORD_SPECIAL,
+    }
+    problems = [f"no {name}" for name, allowed in classes.items() if not set(password) & set(allowed)]
+    if not 12 <= len(password) <= 128:
+        problems.append(f"{len(password)} characters (12 to 128)")
+    return problems
+
+
 def _password(name: str, parent: pulumi.Resource) -> random.RandomPassword:
     # Generated, kept only as a Pulumi secret in the state; borg itself uses SSH keys.
     return random.RandomPassword(
-        name, length=32, special=True, override_special="-_.", opts=pulumi.ResourceOptions(parent=parent)
+        name,
+        length=PASSWORD_LENGTH,
+        special=True,
+        override_special=PASSWORD_SPECIAL,
+        min_upper=PASSWORD_MINIMA["min_upper"],
+        min_lower=PASSWORD_MINIMA["min_lower"],
+        min_numeric=PASSWORD_MINIMA["min_numeric"],
+        min_special=PASSWORD_MINIMA["min_special"],
+        opts=pulumi.ResourceOptions(parent=parent),
     )
 
 

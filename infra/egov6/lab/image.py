@@ -13,7 +13,7 @@ SUITE = "bookworm"
 # What a host needs to boot, be reached over SSH and be managed by Ansible.
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "openssh-server", "python3", "python3-apt", "dbus", "iproute2", "sudo",
-    # What a Hetzner Debian image carries and cloud-init relies on: cloud-init itself, locales (its locale module)
+    # What a Hetzner Debian image carries and cloud-init relies on: cloud-init itself, locales (its locale module).
     "ca-certificates", "cloud-init", "locales",
     "python3-cffi-backend",  # provides a virtual package cloud-init needs, which debootstrap does not resolve
 )  # fmt: skip
@@ -55,6 +55,9 @@ def ensure_image(image: Path, progress: object = None) -> bool:
             leftover.unlink()
         run(["tar", "--zstd", "-C", str(build), "--numeric-owner", "-cpf", str(partial), "."])
         partial.rename(image)
+        for stale in image.parent.glob("debian-12-base*.tar.zst"):  # images of earlier package lists
+            if stale != image:
+                stale.unlink()
     finally:
         shutil.rmtree(build, ignore_errors=True)
         partial.unlink(missing_ok=True)
