@@ -6,7 +6,11 @@ The same generator serves the lab and cloud stacks: both provisioners write the 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import os
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +20,7 @@ import yaml
 from egov6.bootstrap import known_hosts_lines
 from egov6.config.loader import repo_root
 from egov6.config.schema import ReleaseArchive, WorkflowConfig
+from egov6.errors import Egov6Error
 from egov6.outputs import StackOutputs
 from egov6.secrets import PROVISION_CLIENT
 from egov6.topology import VOLUME_MOUNTS, FirewallRule, Topology
@@ -227,6 +232,18 @@ def _flow_vars(topology: Topology, wf: WorkflowConfig) -> dict[str, Any]:
     }
 
 
+def control_dir(local: Path) -> Path:
+    """A short private folder for the SSH control sockets: a socket's path may not exceed 107 bytes, which a
+    checkout's own folder easily does. One per checkout folder, owned by this user and closed to everyone else."""
+    digest = hashlib.sha256(str(local.resolve()).encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"egov6-ssh-{os.getuid()}-{digest}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    status = folder.lstat()
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid() or stat.S_IMODE(status.st_mode) & 0o077:
+        raise Egov6Error(f"{folder} is not a private folder of this user: remove it and run the command again")
+    return folder
+
+
 def write_ssh_config(path: Path, outputs: StackOutputs, key: Path) -> None:
     """The controller's ssh config for the stack's hosts: the automation account and key, and only the host keys
     the provisioner generated (known_hosts from the outputs, StrictHostKeyChecking on: an unknown or changed host
@@ -250,7 +267,7 @@ def write_ssh_config(path: Path, outputs: StackOutputs, key: Path) -> None:
             "  LogLevel ERROR",
             # one connection per host, reused by Ansible and testinfra (hundreds of short commands)
             "  ControlMaster auto",
-            f"  ControlPath {path.parent}/cm-%C",
+            f"  ControlPath {control_dir(path.parent)}/cm-%C",
             "  ControlPersist 120s",
             "",
         ]

@@ -1,4 +1,4 @@
-"""One path for every stack: provision → stack outputs → inventory → converge → verify.
+"""One path for every stack: provision → stack outputs → inventory → converge → club spaces → verify.
 
 Only provisioning differs: the lab backend boots nspawn hosts, a cloud stack runs ``pulumi up``. Both end in the
 same stack outputs document (``egov6.outputs``); everything after it is this module's code for lab and cloud
@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from egov6.clubs.registry import ClubRegistry, load_registry
+from egov6.clubs.spaces import ClubRun, desired_state, run_provisioner
 from egov6.config.advice import stack_warnings
 from egov6.config.loader import load_stack_mapping, read_stack_file, repo_root, stack_name, stack_path
 from egov6.config.schema import StackConfig
@@ -47,6 +49,7 @@ class Stack:
     config: StackConfig
     topology: Topology
     data: dict[str, object] = field(hash=False)  # the egov6 keys as written (the Pulumi program's config)
+    clubs: ClubRegistry = field(hash=False)  # clubs/<stack>.yaml, validated against the stack
 
     @classmethod
     def load(cls, stack: str) -> Stack:
@@ -54,7 +57,7 @@ class Stack:
         data = read_stack_file(path)
         config = load_stack_mapping(data, str(path))
         name = stack_name(path)
-        return cls(name, path, config, build_topology(config, name), data)
+        return cls(name, path, config, build_topology(config, name), data, load_registry(name, config))
 
     @property
     def is_lab(self) -> bool:
@@ -220,12 +223,26 @@ def up(
     progress(f"converging stack {stack.name} (playbooks/site.yml)")
     result = times.timed(stack.name, "converge", lambda: _converged(stack, on_event))
     assert isinstance(result, RunResult)
+    if stack.topology.by_role("cloud"):
+        progress(f"club spaces: {len(stack.clubs.clubs)} clubs of clubs/{stack.name}.yaml to the cloud host")
+        clubs = times.timed(stack.name, "clubs", lambda: apply_clubs(stack))
+        assert isinstance(clubs, ClubRun)
+        progress(f"club spaces: {clubs.clubs_changed} clubs changed ({len(clubs.changes)} items)")
     progress(f"verifying stack {stack.name} with testinfra (tests/hosts)")
     rc = times.timed(stack.name, "verify", lambda: verify(stack, on_logs=progress))
     assert isinstance(rc, int)
     if rc:
         raise StageFailed(stack.name, "verify", Egov6Error(f"pytest exit {rc}"))
     return times, result, rc
+
+
+def apply_clubs(stack: Stack) -> ClubRun:
+    """The stack's club registry applied on its cloud host (the same provisioner `egov6 clubs apply` runs)."""
+    run = run_provisioner(stack.topology, "apply", desired_state(stack.clubs, stack.config))
+    if run.errors:
+        failed = "; ".join(f"{club}: {error}" for club, error in run.errors[:5])
+        raise Egov6Error(f"{len(run.errors)} club spaces failed (the next apply retries them): {failed}")
+    return run
 
 
 def _converged(stack: Stack, on_event: EventSink | None) -> RunResult:

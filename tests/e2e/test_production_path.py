@@ -50,7 +50,7 @@ def test_cloud_init_bootstrapped_the_host_from_its_seed(host: str) -> None:
 @pytest.mark.parametrize("host", HOSTS)
 def test_the_host_keys_are_the_ones_the_outputs_pin(host: str) -> None:
     pinned = read_outputs(outputs_path(STACK)).host(host).host_keys
-    offered = _ssh(host, "cat /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_rsa_key.pub").stdout.splitlines()
+    offered = _ssh(host, "sudo cat /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_rsa_key.pub").stdout.splitlines()
     assert [" ".join(line.split()[:2]) for line in offered] == list(pinned)
     # and a key the outputs do not pin is refused: an impostor at the same address is never trusted
     impostor = LabPaths(STACK).local / "known_hosts.impostor"
@@ -79,7 +79,7 @@ def test_an_admin_removed_from_the_stack_loses_account_keys_and_sudo(tmp_path: P
     try:
         converge_stack(str(_with_admin(tmp_path, "exadmin", pair.public_key)), tags="base-users")
         for host in HOSTS:
-            assert _ssh(host, "sudo -n id -nG", *login).stdout.split() == ["exadmin", "egov6-admins"], host
+            assert _ssh(host, "sudo -n true && id -nG", *login).stdout.split() == ["exadmin", "egov6-admins"], host
     finally:
         converge_stack(STACK, tags="base-users")  # the stack as declared: exadmin is gone
     for host in HOSTS:

@@ -11,6 +11,7 @@ import hashlib
 import ipaddress
 import re
 import subprocess
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import yaml
 
 from egov6 import __version__
 from egov6.audit.catalogue import Contacted, contacted_services, data_categories, measures_for, services
+from egov6.clubs.registry import ClubRegistry, load_registry
 from egov6.config.loader import load_stack_mapping, read_stack_file, repo_root, stack_name
-from egov6.config.schema import GERMAN_LOCATIONS, Contact
+from egov6.config.schema import GERMAN_LOCATIONS, Contact, StackConfig
 from egov6.declared import Declaration
 from egov6.policies import evaluate_policies
 from egov6.topology import Topology, build_topology
@@ -186,8 +188,25 @@ def processing_register(topology: Topology, categories: list[dict[str, Any]]) ->
     return records
 
 
+def club_counts(cfg: StackConfig, registry: ClubRegistry, source: str) -> dict[str, Any]:
+    """Clubs per town and state (counts only: the registry holds no personal data) and the retention."""
+    counts = Counter((club.town, club.state) for club in registry.clubs)
+    return {
+        "registry": source,
+        "retention_days": cfg.nextcloud.club_retention_days,
+        "towns": [
+            {"town": t.name, "active": counts[t.slug, "active"], "offboarded": counts[t.slug, "offboarded"]}
+            for t in cfg.towns
+        ],
+    }
+
+
 def build_report(
-    data: dict[str, Any], declaration: Declaration, source: str, origin: dict[str, Any] | None = None
+    data: dict[str, Any],
+    declaration: Declaration,
+    source: str,
+    origin: dict[str, Any] | None = None,
+    clubs: ClubRegistry | None = None,
 ) -> dict[str, Any]:
     """The report's data; ``origin`` is the stack file's :func:`provenance` (absent for generated stacks)."""
     cfg = load_stack_mapping(data, source)
@@ -261,6 +280,7 @@ def build_report(
         "policies": policy_results,
         "processing_register": processing_register(topology, categories),
         "admin_ranges": [str(ipaddress.ip_network(r)) for r in cfg.admin_ranges],
+        "clubs": club_counts(cfg, clubs or ClubRegistry(), f"clubs/{declaration.stack}.yaml"),
     }
 
 
@@ -268,6 +288,7 @@ def report_for_stack(path: Path) -> dict[str, Any]:
     from egov6.hetzner.evaluate import evaluate
 
     data = read_stack_file(path)
-    load_stack_mapping(data, str(path))  # clear errors before anything is evaluated
+    cfg = load_stack_mapping(data, str(path))  # clear errors before anything is evaluated
+    registry = load_registry(stack_name(path), cfg)
     declaration = evaluate(data, stack_name(path))
-    return build_report(data, declaration, path.name, provenance(path))
+    return build_report(data, declaration, path.name, provenance(path), registry)

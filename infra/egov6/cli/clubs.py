@@ -1,17 +1,24 @@
-"""`egov6 clubs`: the club registry of a stack (clubs/<stack>.yaml)."""
+"""`egov6 clubs`: the club registry of a stack (clubs/<stack>.yaml) and the club spaces on its cloud host."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from egov6.cli.console import console, handle_errors, ok
+from egov6.cli.console import console, handle_errors, ok, step, warn
 from egov6.cli.stacks import StackArg
-from egov6.clubs.registry import load_registry, quota_gb, registry_path
+from egov6.clubs.registry import ClubRegistry, load_registry, quota_gb, registry_path
+from egov6.clubs.spaces import ClubRun, Mode, desired_state, run_provisioner
 from egov6.config.loader import load_stack, stack_name, stack_path
+from egov6.errors import Egov6Error
+from egov6.orchestrate import Stack
 
 clubs_app = typer.Typer(help="Club spaces: the club registry of a stack.", no_args_is_help=True)
 
@@ -37,3 +44,64 @@ def check(stack: StackArg) -> None:
         table.add_row(Text(town), str(per_town[slug, "active"]), str(per_town[slug, "offboarded"]), str(quota))
     console.print(table)
     ok(f"club registry of {name}: {len(registry.clubs)} clubs, valid")
+
+
+RegistryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry", help="Another registry file (review, tests) instead of clubs/<stack>.yaml", dir_okay=False
+    ),
+]
+
+
+def _loaded(stack: str, registry_file: Path | None) -> tuple[Stack, ClubRegistry]:
+    loaded = Stack.load(stack)  # the stack and its registry, validated before anything runs
+    return loaded, load_registry(loaded.name, loaded.config, registry_file) if registry_file else loaded.clubs
+
+
+def show_run(stack: str, run: ClubRun) -> None:
+    verb = "would change" if run.mode == "plan" else "changed"
+    table = Table(title=f"Club spaces of stack {stack}: {run.clubs_changed} clubs {verb} ({len(run.changes)} items)")
+    for column in ("club", "item", "action", "detail"):
+        table.add_column(column)
+    for change in run.changes:
+        colour = {"delete": "red", "disable": "red", "refused": "red", "create": "green"}.get(change.action, "yellow")
+        table.add_row(Text(change.club), change.item, f"[{colour}]{change.action}[/]", Text(change.detail))
+    if run.changes:
+        console.print(table)
+    for entry in run.unregistered:
+        warn(f"club {entry['slug']} ({entry['name']}) was provisioned by the engine but is not in the registry: "
+             f"`egov6 clubs adopt {stack}`")  # fmt: skip
+    for club, error in run.errors:
+        console.print(f"[red]failed[/] {escape(club)}: {escape(error)}")
+
+
+def run_clubs(stack: str, mode: Mode, registry_file: Path | None = None) -> ClubRun:
+    loaded, registry = _loaded(stack, registry_file)
+    step(f"{mode} of {len(registry.clubs)} club spaces on the cloud host of stack {loaded.name}")
+    began = time.monotonic()
+    run = run_provisioner(loaded.topology, mode, desired_state(registry, loaded.config))
+    run.seconds = time.monotonic() - began
+    show_run(loaded.name, run)
+    if run.errors:
+        raise Egov6Error(f"{len(run.errors)} clubs failed; the next `egov6 clubs apply {stack}` retries them")
+    if not run.changes:
+        ok(f"club spaces of {loaded.name}: as declared ({len(registry.clubs)} clubs, {run.seconds:.1f} s)")
+    else:
+        done = "would change" if mode == "plan" else "changed"
+        ok(f"club spaces of {loaded.name}: {run.clubs_changed} clubs {done} ({run.seconds:.1f} s)")
+    return run
+
+
+@clubs_app.command("plan")
+@handle_errors
+def plan(stack: StackArg, registry: RegistryOption = None) -> None:
+    """What `apply` would change per club and item (create, update, offboard, delete after retention)."""
+    run_clubs(stack, "plan", registry)
+
+
+@clubs_app.command("apply")
+@handle_errors
+def apply(stack: StackArg, registry: RegistryOption = None) -> None:
+    """Bring the club spaces to the registry (idempotent; a run cut short completes on the next one)."""
+    run_clubs(stack, "apply", registry)

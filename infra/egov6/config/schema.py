@@ -285,6 +285,12 @@ class NextcloudConfig(ReleaseArchive):
         le=MAX_CLUB_QUOTA_GB,
         description="Default quota of each club's space in GB (per club; at most 1 TB)",
     )
+    club_retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Days an offboarded club's data is kept (access ends at once); the next apply after deletes it",
+    )
     app_store: bool = Field(True, description="Install Talk, Calendar, Contacts from the app store")
 
 

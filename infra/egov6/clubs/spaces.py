@@ -1,0 +1,100 @@
+"""Club spaces: the registry as desired state, planned and applied on the cloud host in one PHP process.
+
+The provisioning code (the nextcloud role's ``egov6-clubs.php``) runs on the cloud host, where Nextcloud and its
+admin credential stay; the controller sends it the desired state (no secret in it) over the stack's SSH
+connection (the pinned host key, the automation account) and reads back what it would change or changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from egov6.clubs.registry import Club, ClubRegistry, quota_gb
+from egov6.config.schema import StackConfig
+from egov6.errors import Egov6Error
+from egov6.outputs import local_dir
+from egov6.topology import Topology
+
+PROVISIONER = "/usr/local/sbin/egov6-clubs"  # the nextcloud role installs it
+Mode = Literal["plan", "apply"]
+
+
+@dataclass(frozen=True)
+class Change:
+    club: str
+    item: str  # group, account, quota, folder, share, calendar, calendar-share, access, space, club
+    action: str  # create, update, enable, disable, delete, refused
+    detail: str = ""
+
+
+@dataclass
+class ClubRun:
+    mode: Mode
+    changes: list[Change] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # club, what failed
+    unregistered: list[dict[str, str]] = field(default_factory=list)  # provisioned by the engine, not in the registry
+    seconds: float = 0.0
+
+    @property
+    def clubs_changed(self) -> int:
+        return len({c.club for c in self.changes})
+
+
+def club_state(club: Club, cfg: StackConfig) -> dict[str, Any]:
+    return {
+        "slug": club.slug,
+        "name": club.name,
+        "quota": f"{quota_gb(club, cfg)} GB",
+        "calendar": club.features.calendar,
+        "state": club.state,
+        "offboarded_on": club.offboarded_on.isoformat() if club.offboarded_on else None,
+        "origin": "registry",
+    }
+
+
+def desired_state(registry: ClubRegistry, cfg: StackConfig, today: dt.date | None = None) -> dict[str, Any]:
+    """What the cloud host's provisioner takes on stdin: every club of the registry, the day and the retention."""
+    return {
+        "today": (today or dt.date.today()).isoformat(),
+        "retention_days": cfg.nextcloud.club_retention_days,
+        "clubs": [club_state(club, cfg) for club in registry.clubs],
+    }
+
+
+def cloud_host(topology: Topology) -> str:
+    hosts = topology.by_role("cloud")
+    if not hosts:
+        raise Egov6Error(f"stack {topology.stack} has no cloud host: club spaces live on the cloud host")
+    return hosts[0].name
+
+
+def run_provisioner(topology: Topology, mode: Mode, desired: dict[str, Any], timeout: float = 3600) -> ClubRun:
+    """Runs the cloud host's provisioner over the stack's SSH connection; a host that cannot be reached or a run
+    that fails says so, and nothing is reported as done that was not."""
+    ssh_config = local_dir(topology.stack) / "ssh_config"
+    if not ssh_config.is_file():
+        raise Egov6Error(f"no ssh config for stack {topology.stack}: run `egov6 inventory {topology.stack}` first")
+    host = cloud_host(topology)
+    command = f"sudo -n {PROVISIONER} {mode}"
+    try:
+        done = subprocess.run(
+            ["ssh", "-F", str(ssh_config), host, command],
+            input=json.dumps(desired), capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise Egov6Error(f"{host}: the club provisioner did not finish within {timeout:.0f} s") from None
+    try:
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no answer"]
+        raise Egov6Error(f"{host}: the club provisioner failed (exit {done.returncode}): {detail[0]}") from None
+    return ClubRun(
+        mode=mode,
+        changes=[Change(**change) for change in answer["changes"]],
+        errors=[(error["club"], error["error"]) for error in answer["errors"]],
+        unregistered=list(answer["unregistered"]),
+    )

@@ -1,0 +1,258 @@
+<?php
+/**
+ * egov6's club spaces, planned and applied in one PHP process on the cloud host.
+ *
+ * One Nextcloud bootstrap for any number of clubs (an occ process per item costs a bootstrap each: for 600 clubs
+ * that is hours, see bench/clubs.py). Reads the desired state as JSON on stdin, prints JSON on stdout:
+ *
+ *     sudo -u www-data php egov6-clubs.php plan|apply < desired.json
+ *
+ * desired.json: {"today": "YYYY-MM-DD", "retention_days": 90, "clubs": [{"slug", "name", "quota",
+ * "calendar", "state", "offboarded_on", "origin"}]}. The values were validated by egov6 (the registry's schema);
+ * they are only ever passed to Nextcloud's APIs as data, never into a query, a path outside the club's own
+ * folder, or a shell.
+ *
+ * A club space: group verein-<slug>; a functional owner account club-<slug> with the club's quota that owns the
+ * club folder (members' uploads count against it); the folder shared with the group (read/write, no re-share); a
+ * calendar owned by the club account, shared read/write with the group. egov6 marks what it provisioned (a user
+ * setting of the owner account), and never touches a club it did not provision.
+ */
+
+declare(strict_types=1);
+
+use OCP\Constants;
+use OCP\Share\IShare;
+
+const APP = 'egov6';
+const CALENDAR_URI = 'verein';
+const MARKER = 'club';
+
+$mode = $argv[1] ?? '';
+if (!in_array($mode, ['plan', 'apply'], true)) {
+	fwrite(STDERR, "usage: egov6-clubs.php plan|apply < desired.json\n");
+	exit(2);
+}
+$desired = json_decode((string)stream_get_contents(STDIN), true, 16, JSON_THROW_ON_ERROR);
+
+require_once (getenv('EGOV6_NEXTCLOUD_ROOT') ?: '/var/www/nextcloud') . '/lib/base.php';
+\OCP\Server::get(\OCP\App\IAppManager::class)->loadApps(['filesystem', 'dav']);
+
+$users = \OCP\Server::get(\OCP\IUserManager::class);
+$groups = \OCP\Server::get(\OCP\IGroupManager::class);
+$config = \OCP\Server::get(\OCP\IConfig::class);
+$root = \OCP\Server::get(\OCP\Files\IRootFolder::class);
+$shares = \OCP\Server::get(\OCP\Share\IManager::class);
+$caldav = \OCP\Server::get(\OCA\DAV\CalDAV\CalDavBackend::class);
+$logger = \OCP\Server::get(\Psr\Log\LoggerInterface::class);
+$apply = $mode === 'apply';
+$changes = [];
+$errors = [];
+
+function change(array &$changes, string $club, string $item, string $action, string $detail = ''): void {
+	$changes[] = ['club' => $club, 'item' => $item, 'action' => $action, 'detail' => $detail];
+}
+
+function folder_name(string $name): string {
+	// A folder name from the club's name: no path separators, no leading dot.
+	return ltrim(str_replace(['/', '\\'], '-', $name), '.') ?: 'Verein';
+}
+
+/** Members (other than the owner) whose every club is offboarded lose access with it. */
+function lone_members(\OCP\IGroup $group, string $owner, array $active_groups): array {
+	$lone = [];
+	foreach ($group->getUsers() as $user) {
+		if ($user->getUID() === $owner) {
+			continue;
+		}
+		$theirs = \OCP\Server::get(\OCP\IGroupManager::class)->getUserGroupIds($user);
+		if (count(array_intersect($theirs, $active_groups)) === 0) {
+			$lone[] = $user;
+		}
+	}
+	return $lone;
+}
+
+$active_groups = [];
+foreach ($desired['clubs'] as $club) {
+	if ($club['state'] === 'active') {
+		$active_groups[] = 'verein-' . $club['slug'];
+	}
+}
+$declared = [];
+$today = new DateTimeImmutable($desired['today']);
+
+foreach ($desired['clubs'] as $club) {
+	$slug = $club['slug'];
+	$gid = 'verein-' . $slug;
+	$uid = 'club-' . $slug;
+	$declared[$uid] = true;
+	try {
+		$owner = $users->get($uid);
+		if ($owner !== null && $config->getUserValue($uid, APP, MARKER, '') !== $slug) {
+			change($changes, $slug, 'club', 'refused', "account $uid exists but was not provisioned by egov6");
+			continue;
+		}
+		if ($club['state'] === 'offboarded') {
+			$until = (new DateTimeImmutable($club['offboarded_on']))->modify('+' . (int)$desired['retention_days'] . ' days');
+			if ($today > $until) {
+				if ($owner !== null || $groups->groupExists($gid)) {
+					change($changes, $slug, 'space', 'delete', 'retention ended ' . $until->format('Y-m-d'));
+					if ($apply) {
+						$group = $groups->get($gid);
+						foreach ($group ? lone_members($group, $uid, $active_groups) : [] as $member) {
+							if ($config->getUserValue($member->getUID(), APP, 'offboarded_with', '') !== '') {
+								$member->delete();
+							}
+						}
+						$owner?->delete();  // its files, shares and calendar go with it
+						$group?->delete();
+						$logger->warning("egov6: club space $slug deleted (retention ended)", ['app' => APP]);
+					}
+				}
+				continue;
+			}
+			$group = $groups->get($gid);
+			$to_disable = array_filter(
+				[$owner, ...($group ? lone_members($group, $uid, $active_groups) : [])],
+				fn ($u) => $u !== null && $u->isEnabled()
+			);
+			foreach ($to_disable as $user) {
+				change($changes, $slug, 'access', 'disable', $user->getUID() === $uid ? 'club account' : 'member');
+				if ($apply) {
+					$config->setUserValue($user->getUID(), APP, 'offboarded_with', $slug);
+					$user->setEnabled(false);
+				}
+			}
+			continue;
+		}
+
+		// active: the space as declared; access restored when the club came back
+		if (!$groups->groupExists($gid)) {
+			change($changes, $slug, 'group', 'create');
+			if ($apply) {
+				$groups->createGroup($gid)?->setDisplayName($club['name']);
+			}
+		} elseif ($groups->get($gid)->getDisplayName() !== $club['name']) {
+			change($changes, $slug, 'group', 'update', 'name');
+			if ($apply) {
+				$groups->get($gid)->setDisplayName($club['name']);
+			}
+		}
+		if ($owner === null) {
+			change($changes, $slug, 'account', 'create');
+			if ($apply) {
+				// A functional account nobody signs in with: a long random password that is never stored.
+				$owner = $users->createUser($uid, bin2hex(random_bytes(32)));
+				$config->setUserValue($uid, APP, MARKER, $slug);
+				$config->setUserValue($uid, APP, 'origin', $club['origin'] ?? 'registry');
+				$owner->setDisplayName($club['name']);
+			}
+		}
+		if ($owner !== null) {
+			foreach ($groups->get($gid)?->getUsers() ?? [] as $member) {
+				if (!$member->isEnabled() && $config->getUserValue($member->getUID(), APP, 'offboarded_with', '') === $slug) {
+					change($changes, $slug, 'access', 'enable', 'member');
+					if ($apply) {
+						$config->deleteUserValue($member->getUID(), APP, 'offboarded_with');
+						$member->setEnabled(true);
+					}
+				}
+			}
+			if (!$owner->isEnabled()) {
+				change($changes, $slug, 'access', 'enable', 'club account');
+				if ($apply) {
+					$config->deleteUserValue($uid, APP, 'offboarded_with');
+					$owner->setEnabled(true);
+				}
+			}
+			if ($owner->getDisplayName() !== $club['name']) {
+				change($changes, $slug, 'account', 'update', 'name');
+				if ($apply) {
+					$owner->setDisplayName($club['name']);
+				}
+			}
+			if ($owner->getQuota() !== $club['quota']) {
+				change($changes, $slug, 'quota', $owner->getQuota() === 'none' ? 'create' : 'update', $club['quota']);
+				if ($apply) {
+					$owner->setQuota($club['quota']);
+				}
+			}
+		} else {
+			change($changes, $slug, 'quota', 'create', $club['quota']);
+		}
+
+		// the club folder, shared with the group
+		$name = folder_name($club['name']);
+		$folder = null;
+		if ($owner !== null) {
+			$home = $root->getUserFolder($uid);
+			$found = $home->nodeExists($name) ? $home->get($name) : null;
+			$folder = $found instanceof \OCP\Files\Folder ? $found : null;
+		}
+		if ($folder === null) {
+			change($changes, $slug, 'folder', 'create', $name);
+			if ($apply) {
+				$folder = $root->getUserFolder($uid)->newFolder($name);
+			}
+		}
+		$permissions = Constants::PERMISSION_ALL & ~Constants::PERMISSION_SHARE;
+		$existing = $folder ? array_values(array_filter(
+			$shares->getSharesBy($uid, IShare::TYPE_GROUP, $folder, false, -1),
+			fn ($s) => $s->getSharedWith() === $gid
+		)) : [];
+		if ($existing === []) {
+			change($changes, $slug, 'share', 'create', 'read/write, no re-share');
+			if ($apply) {
+				$share = $shares->newShare();
+				$share->setNode($folder)->setShareType(IShare::TYPE_GROUP)->setSharedWith($gid)
+					->setPermissions($permissions)->setSharedBy($uid)->setShareOwner($uid);
+				$shares->createShare($share);
+			}
+		} elseif ($existing[0]->getPermissions() !== $permissions) {
+			change($changes, $slug, 'share', 'update', 'read/write, no re-share');
+			if ($apply) {
+				$shares->updateShare($existing[0]->setPermissions($permissions));
+			}
+		}
+
+		// the club calendar, shared read/write with the group over CalDAV
+		if ($club['calendar']) {
+			$principal = 'principals/users/' . $uid;
+			$calendar = $owner ? $caldav->getCalendarByUri($principal, CALENDAR_URI) : null;
+			if ($calendar === null) {
+				change($changes, $slug, 'calendar', 'create');
+				if ($apply) {
+					$caldav->createCalendar($principal, CALENDAR_URI, ['{DAV:}displayname' => $club['name']]);
+					$calendar = $caldav->getCalendarByUri($principal, CALENDAR_URI);
+				}
+			}
+			$href = 'principal:principals/groups/' . $gid;
+			$shared = $calendar ? array_filter($caldav->getShares((int)$calendar['id']), fn ($s) => $s['href'] === $href && !$s['readOnly']) : [];
+			if ($shared === []) {
+				change($changes, $slug, 'calendar-share', 'create', 'read/write');
+				if ($apply) {
+					$shareable = new \OCA\DAV\CalDAV\Calendar(
+						$caldav, $calendar, \OCP\Server::get(\OCP\L10N\IFactory::class)->get('dav'), $config, $logger
+					);
+					$caldav->updateShares($shareable, [['href' => $href, 'commonName' => '', 'readOnly' => false]], []);
+				}
+			}
+		}
+	} catch (\Throwable $e) {
+		$errors[] = ['club' => $slug, 'error' => get_class($e) . ': ' . $e->getMessage()];
+	}
+}
+
+// Clubs egov6 provisioned (the engine's approvals) that the registry does not list yet: `egov6 clubs adopt`.
+$unregistered = [];
+foreach ($config->getUsersForUserValue(APP, 'origin', 'engine') as $uid) {
+	if (!isset($declared[$uid]) && ($user = $users->get($uid)) !== null) {
+		$unregistered[] = ['slug' => $config->getUserValue($uid, APP, MARKER, ''), 'name' => $user->getDisplayName()];
+	}
+}
+
+if ($apply && $changes !== []) {
+	$logger->info('egov6: club spaces applied: ' . count($changes) . ' changes', ['app' => APP]);
+}
+echo json_encode(['mode' => $mode, 'changes' => $changes, 'errors' => $errors, 'unregistered' => $unregistered], JSON_UNESCAPED_UNICODE), "\n";
+exit($errors === [] ? 0 : 1);
