@@ -35,8 +35,17 @@ def test_desired_state_carries_quota_calendar_state_and_retention() -> None:
 def test_an_offboarded_club_keeps_its_date() -> None:
     cfg = load_stack("lab")
     registry = ClubRegistry.model_validate(
-        {"clubs": [{"slug": "tv-x", "name": "TV X", "town": "birstein", "state": "offboarded",
-                    "offboarded_on": "2026-01-02"}]}  # fmt: skip
+        {
+            "clubs": [
+                {
+                    "slug": "tv-x",
+                    "name": "TV X",
+                    "town": "birstein",
+                    "state": "offboarded",
+                    "offboarded_on": "2026-01-02",
+                }
+            ]
+        }
     )
     (club,) = desired_state(registry, cfg)["clubs"]
     assert (club["state"], club["offboarded_on"]) == ("offboarded", "2026-01-02")

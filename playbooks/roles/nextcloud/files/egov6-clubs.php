@@ -35,7 +35,9 @@ if (!in_array($mode, ['plan', 'apply'], true)) {
 $desired = json_decode((string)stream_get_contents(STDIN), true, 16, JSON_THROW_ON_ERROR);
 
 require_once (getenv('EGOV6_NEXTCLOUD_ROOT') ?: '/var/www/nextcloud') . '/lib/base.php';
-\OCP\Server::get(\OCP\App\IAppManager::class)->loadApps(['filesystem', 'dav']);
+// Every enabled app, as occ and the web server load them: files_sharing's listeners accept a new group share for
+// the group's members; without them a share stays pending and nobody sees the club folder.
+\OCP\Server::get(\OCP\App\IAppManager::class)->loadApps();
 
 $users = \OCP\Server::get(\OCP\IUserManager::class);
 $groups = \OCP\Server::get(\OCP\IGroupManager::class);
@@ -99,8 +101,11 @@ foreach ($desired['clubs'] as $club) {
 					change($changes, $slug, 'space', 'delete', 'retention ended ' . $until->format('Y-m-d'));
 					if ($apply) {
 						$group = $groups->get($gid);
+						// members only in clubs that are gone: their accounts (the contacts' personal data) go too;
+						// an account in any group that is not a club's (an admin, a clerk) is kept
 						foreach ($group ? lone_members($group, $uid, $active_groups) : [] as $member) {
-							if ($config->getUserValue($member->getUID(), APP, 'offboarded_with', '') !== '') {
+							$others = array_filter($groups->getUserGroupIds($member), fn ($g) => !str_starts_with($g, 'verein-'));
+							if ($others === []) {
 								$member->delete();
 							}
 						}
@@ -171,7 +176,8 @@ foreach ($desired['clubs'] as $club) {
 					$owner->setDisplayName($club['name']);
 				}
 			}
-			if ($owner->getQuota() !== $club['quota']) {
+			// Nextcloud writes quotas in its own units ("1024 GB" comes back as "1 TB"): compare bytes
+			if (\OCP\Util::computerFileSize($owner->getQuota()) !== \OCP\Util::computerFileSize($club['quota'])) {
 				change($changes, $slug, 'quota', $owner->getQuota() === 'none' ? 'create' : 'update', $club['quota']);
 				if ($apply) {
 					$owner->setQuota($club['quota']);
@@ -212,6 +218,21 @@ foreach ($desired['clubs'] as $club) {
 			change($changes, $slug, 'share', 'update', 'read/write, no re-share');
 			if ($apply) {
 				$shares->updateShare($existing[0]->setPermissions($permissions));
+			}
+		}
+		// every member sees the folder: a share still pending for someone (added while it was) is accepted
+		if ($existing !== []) {
+			foreach ($groups->get($gid)?->getUsers() ?? [] as $member) {
+				$theirs = array_filter(
+					$shares->getSharedWith($member->getUID(), IShare::TYPE_GROUP, null, -1),
+					fn ($s) => $s->getId() === $existing[0]->getId()
+				);
+				if ($theirs !== [] && array_values($theirs)[0]->getStatus() !== IShare::STATUS_ACCEPTED) {
+					change($changes, $slug, 'share', 'accept', 'member');
+					if ($apply) {
+						$shares->acceptShare($existing[0], $member->getUID());
+					}
+				}
 			}
 		}
 

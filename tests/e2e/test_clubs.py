@@ -1,0 +1,143 @@
+"""Club spaces on the lab (marked `lab`): what `egov6 up lab` applied from clubs/lab.yaml, seen by club members
+over WebDAV and CalDAV, and a club's offboarding, return and deletion after its retention.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from egov6.cli.clubs import run_clubs
+from egov6.cli.main import app
+from egov6.clubs.registry import registry_path
+from tests.e2e.cloud_client import Cloud, User
+
+pytestmark = pytest.mark.lab
+runner = CliRunner()
+STACK = "lab"
+CLUB, OTHER = "tv-waechtersbach", "gv-waechtersbach"
+FOLDER, OTHER_FOLDER = "Turnverein Wächtersbach (fictional)", "Gesangverein Wächtersbach (fictional)"
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Cloud:
+    return Cloud.of_lab(STACK)
+
+
+@pytest.fixture(scope="module")
+def members(cloud: Cloud) -> Iterator[tuple[User, User]]:
+    """A member of each of two clubs of one town (accounts as a club admin would add them)."""
+    suffix = uuid.uuid4().hex[:6]
+    ours = cloud.user(f"member-{suffix}", secrets.token_urlsafe(18), group=f"verein-{CLUB}")
+    theirs = cloud.user(f"singer-{suffix}", secrets.token_urlsafe(18), group=f"verein-{OTHER}")
+    # Nextcloud leaves a group share pending for an account added to the group by occ; apply accepts it
+    joined = run_clubs(STACK, "apply")
+    assert sorted((c.club, c.item, c.action) for c in joined.changes) == [
+        (OTHER, "share", "accept"), (CLUB, "share", "accept")
+    ], joined.changes  # fmt: skip
+    yield ours, theirs
+    for user in (ours, theirs):
+        cloud.occ("user:delete", user.name)
+
+
+def _names(user: User, path: str = "") -> list[str]:
+    return [unquote(href.rstrip("/").rsplit("/", 1)[-1]) for href in user.propfind(user.files(path))[1:]]
+
+
+def test_up_applied_the_registry_and_a_second_apply_changes_nothing() -> None:
+    run = run_clubs(STACK, "plan")
+    assert run.changes == [] and run.errors == [], run.changes
+    result = runner.invoke(app, ["clubs", "apply", STACK])
+    assert result.exit_code == 0, result.output
+    assert "as declared (14 clubs" in result.output
+
+
+def test_a_member_works_in_the_club_folder_and_the_other_club_sees_nothing(members: tuple[User, User]) -> None:
+    ours, theirs = members
+    assert FOLDER in _names(ours) and OTHER_FOLDER not in _names(ours)
+    assert OTHER_FOLDER in _names(theirs) and FOLDER not in _names(theirs)
+    put = ours.request("PUT", ours.files(f"{FOLDER}/minutes.txt"), body=b"AGM 2026: the club is doing fine\n")
+    assert put.status in (201, 204)
+    assert "minutes.txt" in _names(ours, FOLDER)
+    assert theirs.request("GET", theirs.files(f"{FOLDER}/minutes.txt")).status == 404
+    # members write but cannot pass the folder on: re-sharing is off
+    shared = ours.ocs("POST", "apps/files_sharing/api/v1/shares",
+                      {"path": f"/{FOLDER}", "shareType": "3"})  # fmt: skip
+    assert shared["http_status"] in (403, 404), shared["meta"]
+
+
+def test_uploads_count_against_the_clubs_quota(members: tuple[User, User]) -> None:
+    _ours, theirs = members  # gv-waechtersbach has 5 GB (clubs/lab.yaml)
+    refused = theirs.request(
+        "PUT", theirs.files(f"{OTHER_FOLDER}/video.mp4"), body=b"x" * 1024,
+        headers={"OC-Total-Length": str(6 * 1024**3)},
+    )  # fmt: skip
+    assert refused.status == 507
+
+
+def test_the_club_calendar_is_shared_read_write_with_its_members(members: tuple[User, User]) -> None:
+    ours, theirs = members
+    calendars = ours.propfind(f"/remote.php/dav/calendars/{ours.name}/")
+    shared = [href for href in calendars if "verein_shared_by_club-" + CLUB in href]
+    assert shared, calendars
+    event = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//egov6 tests//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uuid.uuid4()}\r\nDTSTAMP:20261128T120000Z\r\nDTSTART:20261205T180000Z\r\n"
+        "DTEND:20261205T200000Z\r\nSUMMARY:Training\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    put = ours.request("PUT", f"{shared[0]}training-{uuid.uuid4().hex[:8]}.ics", body=event.encode(),
+                       headers={"Content-Type": "text/calendar"})  # fmt: skip
+    assert put.status == 201
+    others = theirs.propfind(f"/remote.php/dav/calendars/{theirs.name}/")
+    assert not [href for href in others if "verein_shared_by_club-" + CLUB in href]
+
+
+def _registry_with(tmp_path: Path, state: str, offboarded_on: dt.date | None) -> Path:
+    document = yaml.safe_load(registry_path(STACK).read_text(encoding="utf-8"))
+    for club in document["clubs"]:
+        if club["slug"] == CLUB:
+            club["state"] = state
+            club["offboarded_on"] = offboarded_on.isoformat() if offboarded_on else None
+            if offboarded_on is None:
+                del club["offboarded_on"]
+    path = tmp_path / "clubs.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_offboarding_ends_access_at_once_keeps_data_and_deletes_after_retention(
+    members: tuple[User, User], cloud: Cloud, tmp_path: Path
+) -> None:
+    ours, theirs = members
+    try:
+        left = run_clubs(STACK, "apply", _registry_with(tmp_path, "offboarded", dt.date.today()))
+        assert {(c.item, c.action, c.detail) for c in left.changes} == {
+            ("access", "disable", "club account"), ("access", "disable", "member")
+        }  # fmt: skip
+        ours.cookies.clear()
+        refused = ours.request("PROPFIND", ours.files(), headers={"Depth": "0"})
+        assert (refused.status, b"Account disabled" in refused.data) == (503, True)  # Nextcloud's answer for it
+        assert OTHER_FOLDER in _names(theirs)  # the other club is untouched
+
+        back = run_clubs(STACK, "apply", registry_path(STACK))
+        assert {(c.item, c.action) for c in back.changes} == {("access", "enable")}
+        assert "minutes.txt" in _names(ours, FOLDER)  # nothing was lost while the club was away
+
+        gone = run_clubs(STACK, "apply", _registry_with(tmp_path, "offboarded", dt.date(2020, 1, 1)))
+        assert [(c.club, c.item, c.action) for c in gone.changes] == [(CLUB, "space", "delete")]
+        assert f"verein-{CLUB}" not in cloud.occ("group:list", "--output=json")
+        assert ours.name not in cloud.occ("user:list", "--output=json")  # only in this club: deleted with it
+    finally:
+        run_clubs(STACK, "apply", registry_path(STACK))  # the club as declared again (a fresh, empty space)
+        if ours.name not in cloud.occ("user:list", "--output=json"):
+            cloud.user(ours.name, ours.password, group=f"verein-{CLUB}")  # for the fixture's clean-up
+            run_clubs(STACK, "apply", registry_path(STACK))
+    assert run_clubs(STACK, "plan").changes == []
