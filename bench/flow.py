@@ -67,7 +67,7 @@ def main() -> int:
         assert all(group in existing for group in made), "a service task did not create its group"
     finally:
         for group in made:
-            cloud.occ("group:delete", group)
+            cloud.remove_club(group.removeprefix("verein-"))
     print(f"{INSTANCES} instances approved (start, intake, DMN, approval, Nextcloud group): {approved}")
     print(f"{INSTANCES} instances declined (start, intake, DMN, approval, no service task): {declined}")
     print(f"ratio approved/declined per instance: {approved['per_instance_ms'] / declined['per_instance_ms']:.2f}")

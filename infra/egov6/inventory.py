@@ -197,6 +197,8 @@ def _cloud_vars(topology: Topology) -> dict[str, Any]:
         else [],
         "nextcloud_server_side_encryption": cfg.encryption.at_rest == "server_side",
         "nextcloud_club_quota": f"{nc.club_quota_gb} GB",
+        "nextcloud_club_retention_days": nc.club_retention_days,
+        "nextcloud_club_towns": [town.slug for town in cfg.towns],
         "nextcloud_app_store": nc.app_store,
         "coturn_enabled": cfg.turn.enabled,
         "coturn_port": cfg.turn.port,

@@ -54,6 +54,13 @@ class Cloud:
             raise RuntimeError(f"occ {' '.join(args)} failed: {done.stdout} {done.stderr}")
         return done.stdout
 
+    def remove_club(self, slug: str) -> None:
+        """A club space a test made (group, club account with its folder and calendar), gone again."""
+        for command in (f"user:delete club-{slug}", f"group:delete verein-{slug}"):
+            done = subprocess.run(["ssh", "-F", str(self.ssh_config), self.host, f"sudo egov6-occ {command}"],
+                                  capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+            assert done.returncode == 0 or "not exist" in done.stdout + done.stderr, done.stdout + done.stderr
+
     def user(self, name: str, password: str, group: str | None = None, quota: str | None = None) -> User:
         """Creates (or resets) a test account through occ and returns a client for it."""
         existing = self.occ("user:list", "--output=json")

@@ -10,6 +10,8 @@ import secrets
 
 import pytest
 
+from egov6.cli.clubs import adopted_text, run_clubs
+from egov6.clubs.registry import registry_path
 from egov6.config.loader import load_stack
 from tests.e2e.cloud_client import Cloud
 from tests.e2e.flow_client import MODEL, Flow, Session
@@ -66,7 +68,7 @@ def test_wrong_password_is_refused(flow: Flow) -> None:
     assert flow.sign_in(flow.user("clerk"), password="not-the-password") is None
 
 
-def test_approved_application_creates_the_clubs_group(flow: Flow, cloud: Cloud, clerk: Session,
+def test_approved_application_provisions_the_clubs_space(flow: Flow, cloud: Cloud, clerk: Session,
                                                       designer: Session) -> None:  # fmt: skip
     # The lab's last town is its test town whose name carries &, quotes, <, $( ) and umlauts: it must go
     # through the decision table and the service task unharmed.
@@ -81,8 +83,12 @@ def test_approved_application_creates_the_clubs_group(flow: Flow, cloud: Cloud, 
     assert designer.instance(instance)["status"] == "complete"
     try:
         assert f"verein-{slug}" in groups(cloud), "the service task did not create the club's group"
+        # the whole space, by the same provisioner as the registry's; `plan` lists it until it is adopted
+        unregistered = run_clubs("lab", "plan").unregistered
+        assert {"slug": slug, "name": f"Verein {slug}", "town": flow.towns[-1]} in unregistered, unregistered
+        assert adopted_text(registry_path("lab"), unregistered).count(f"slug: {slug}") == 1
     finally:
-        cloud.occ("group:delete", f"verein-{slug}")
+        cloud.remove_club(slug)
 
 
 def test_declined_application_creates_nothing(flow: Flow, cloud: Cloud, clerk: Session, designer: Session) -> None:

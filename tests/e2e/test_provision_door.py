@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from egov6.config import load_stack
 from egov6.lab.paths import LabPaths
 from tests.e2e.cloud_client import Cloud
 from tests.e2e.lab_service import first_host
@@ -90,24 +91,29 @@ def test_no_nextcloud_account_for_the_engine(cloud: Cloud) -> None:
 
 
 def test_the_door_does_its_one_operation_and_refuses_the_rest(cloud: Cloud) -> None:
-    group = "verein-e2e-door"
+    group, town = "verein-e2e-door", f"town={load_stack(STACK).towns[0].slug}"
     try:
         status, body = from_flow(cloud, "POST", "/egov6-provision/club-groups",
-                                 f"groupid={group}", "displayname=Tür & \"Tor\" e.V.")  # fmt: skip
+                                 f"groupid={group}", "displayname=Tür & \"Tor\" e.V.", town)  # fmt: skip
         assert status == 200, body
         assert group in json.loads(cloud.occ("group:list", "--output=json"))
-        again, body = from_flow(cloud, "POST", "/egov6-provision/club-groups", f"groupid={group}", "displayname=X")
+        assert "club-e2e-door" in json.loads(cloud.occ("user:list", "--output=json"))  # the whole space
+        again, body = from_flow(cloud, "POST", "/egov6-provision/club-groups", f"groupid={group}", "displayname=X",
+                                town)  # fmt: skip
         assert again == 200 and json.loads(body)["ocs"]["data"]["created"] is False  # safe to repeat
         for bad in ("groupid=admin", "groupid=verein-../admin", "groupid=verein-a;id"):
-            status, _ = from_flow(cloud, "POST", "/egov6-provision/club-groups", bad, "displayname=X")
+            status, _ = from_flow(cloud, "POST", "/egov6-provision/club-groups", bad, "displayname=X", town)
             assert status == 400, bad
+        status, _ = from_flow(cloud, "POST", "/egov6-provision/club-groups", "groupid=verein-x", "displayname=X",
+                              "town=atlantis")  # fmt: skip
+        assert status == 400
         assert from_flow(cloud, "POST", "/egov6-provision/users", "userid=x")[0] == 404
         assert from_flow(cloud, "GET", "/egov6-provision/club-groups")[0] == 405
         wrong, _ = from_flow(cloud, "POST", "/egov6-provision/club-groups", "groupid=verein-x", "displayname=X",
                              user="admin")  # fmt: skip
         assert wrong == 401
     finally:
-        cloud.occ("group:delete", group)
+        cloud.remove_club("e2e-door")
 
 
 def test_the_door_is_closed_to_other_hosts(cloud: Cloud) -> None:

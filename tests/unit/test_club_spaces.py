@@ -10,9 +10,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from egov6.cli.clubs import adopted_text
 from egov6.cli.main import app
 from egov6.clubs.fictional import fictional_registry
-from egov6.clubs.registry import ClubRegistry, load_registry
+from egov6.clubs.registry import ClubRegistry, load_registry, registry_path
 from egov6.clubs.spaces import desired_state
 from egov6.config import load_stack
 
@@ -71,3 +72,22 @@ def test_a_broken_registry_is_refused_before_the_cloud_host_is_asked(command: st
     assert str(path) in result.output and "clubs[0].town" in result.output and "atlantis" in result.output
     assert "nothing was applied" in result.output
     assert "club spaces on the cloud host" not in result.output  # the provisioner never ran
+
+
+def test_adopting_appends_valid_entries_and_keeps_the_files_text(tmp_path: Path) -> None:
+    cfg = load_stack("lab")
+    path = tmp_path / "clubs.yaml"
+    path.write_text(registry_path("lab").read_text(encoding="utf-8"), encoding="utf-8")
+    hostile = 'Schützen & "Söhne" <b>bold</b> $(id); rm -rf / e.V.'
+    text = adopted_text(path, [{"slug": "sv-adopted", "name": hostile, "town": cfg.towns[0].slug}])
+    assert text.startswith(path.read_text(encoding="utf-8"))  # comments and entries kept as written
+    path.write_text(text, encoding="utf-8")
+    registry = load_registry("lab", cfg, path)
+    assert registry.clubs[-1].slug == "sv-adopted" and registry.clubs[-1].name == hostile
+
+
+def test_adopting_into_a_stack_without_a_registry_starts_one(tmp_path: Path) -> None:
+    cfg = load_stack("lab")
+    path = tmp_path / "clubs.yaml"
+    path.write_text(adopted_text(path, [{"slug": "tv-new", "name": "TV New", "town": cfg.towns[1].slug}]), "utf-8")
+    assert [c.slug for c in load_registry("lab", cfg, path).clubs] == ["tv-new"]

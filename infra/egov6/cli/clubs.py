@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -72,6 +73,9 @@ def show_run(stack: str, run: ClubRun) -> None:
     for entry in run.unregistered:
         warn(f"club {entry['slug']} ({entry['name']}) was provisioned by the engine but is not in the registry: "
              f"`egov6 clubs adopt {stack}`")  # fmt: skip
+    reasons = Counter((entry["item"], entry["reason"]) for entry in run.skipped)
+    for (item, reason), count in sorted(reasons.items()):
+        console.print(f"  [yellow]skipped[/] {item} for {count} clubs: {escape(reason)}")
     for club, error in run.errors:
         console.print(f"[red]failed[/] {escape(club)}: {escape(error)}")
 
@@ -105,3 +109,40 @@ def plan(stack: StackArg, registry: RegistryOption = None) -> None:
 def apply(stack: StackArg, registry: RegistryOption = None) -> None:
     """Bring the club spaces to the registry (idempotent; a run cut short completes on the next one)."""
     run_clubs(stack, "apply", registry)
+
+
+@clubs_app.command("adopt")
+@handle_errors
+def adopt(stack: StackArg) -> None:
+    """Write the clubs the engine approved (provisioned, not yet in the registry) into clubs/<stack>.yaml."""
+    run = run_clubs(stack, "plan")
+    loaded = Stack.load(stack)
+    path = registry_path(loaded.name)
+    if not run.unregistered:
+        ok(f"nothing to adopt: every club space egov6 provisioned is in clubs/{path.name}")
+        return
+    written = adopted_text(path, run.unregistered)
+    candidate = path.with_suffix(".adopting")
+    candidate.write_text(written, encoding="utf-8")
+    try:
+        load_registry(loaded.name, loaded.config, candidate)  # the file as it would be, validated first
+    except BaseException:
+        candidate.unlink()
+        raise
+    candidate.replace(path)
+    ok(f"adopted {len(run.unregistered)} clubs into clubs/{path.name}: review and commit it")
+
+
+def adopted_text(path: Path, entries: list[dict[str, str]]) -> str:
+    """The registry file with the entries appended (the file's own text and comments kept)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Club registry (egov6 clubs adopt).\nclubs:\n"
+    if not text.endswith("\n"):
+        text += "\n"
+    for entry in entries:
+        block = yaml.safe_dump(
+            [{"slug": entry["slug"], "name": entry["name"], "town": entry["town"]}],
+            allow_unicode=True, sort_keys=False, width=1 << 16,
+        )  # fmt: skip
+        text += "  # approved through the club application process, adopted by `egov6 clubs adopt`\n"
+        text += "".join(f"  {line}\n" for line in block.splitlines())
+    return text

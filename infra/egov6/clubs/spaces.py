@@ -37,6 +37,7 @@ class ClubRun:
     changes: list[Change] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # club, what failed
     unregistered: list[dict[str, str]] = field(default_factory=list)  # provisioned by the engine, not in the registry
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {club, item, reason}: what this cloud cannot offer
     seconds: float = 0.0
 
     @property
@@ -50,6 +51,7 @@ def club_state(club: Club, cfg: StackConfig) -> dict[str, Any]:
         "name": club.name,
         "quota": f"{quota_gb(club, cfg)} GB",
         "calendar": club.features.calendar,
+        "talk": club.features.talk,
         "state": club.state,
         "offboarded_on": club.offboarded_on.isoformat() if club.offboarded_on else None,
         "origin": "registry",
@@ -97,4 +99,5 @@ def run_provisioner(topology: Topology, mode: Mode, desired: dict[str, Any], tim
         changes=[Change(**change) for change in answer["changes"]],
         errors=[(error["club"], error["error"]) for error in answer["errors"]],
         unregistered=list(answer["unregistered"]),
+        skipped=list(answer.get("skipped", [])),
     )

@@ -49,6 +49,8 @@ $logger = \OCP\Server::get(\Psr\Log\LoggerInterface::class);
 $apply = $mode === 'apply';
 $changes = [];
 $errors = [];
+$skipped = [];
+$talk = \OCP\Server::get(\OCP\App\IAppManager::class)->isEnabledForAnyone('spreed');
 
 function change(array &$changes, string $club, string $item, string $action, string $detail = ''): void {
 	$changes[] = ['club' => $club, 'item' => $item, 'action' => $action, 'detail' => $detail];
@@ -150,6 +152,7 @@ foreach ($desired['clubs'] as $club) {
 				$owner = $users->createUser($uid, bin2hex(random_bytes(32)));
 				$config->setUserValue($uid, APP, MARKER, $slug);
 				$config->setUserValue($uid, APP, 'origin', $club['origin'] ?? 'registry');
+				$config->setUserValue($uid, APP, 'town', $club['town'] ?? '');
 				$owner->setDisplayName($club['name']);
 			}
 		}
@@ -259,6 +262,10 @@ foreach ($desired['clubs'] as $club) {
 				}
 			}
 		}
+		if ($club['talk'] ?? false) {
+			$reason = $talk ? 'egov6 does not create Talk rooms yet' : 'the Talk app is not installed on this cloud';
+			$skipped[] = ['club' => $slug, 'item' => 'talk', 'reason' => $reason];
+		}
 	} catch (\Throwable $e) {
 		$errors[] = ['club' => $slug, 'error' => get_class($e) . ': ' . $e->getMessage()];
 	}
@@ -268,12 +275,19 @@ foreach ($desired['clubs'] as $club) {
 $unregistered = [];
 foreach ($config->getUsersForUserValue(APP, 'origin', 'engine') as $uid) {
 	if (!isset($declared[$uid]) && ($user = $users->get($uid)) !== null) {
-		$unregistered[] = ['slug' => $config->getUserValue($uid, APP, MARKER, ''), 'name' => $user->getDisplayName()];
+		$unregistered[] = [
+			'slug' => $config->getUserValue($uid, APP, MARKER, ''),
+			'name' => $user->getDisplayName(),
+			'town' => $config->getUserValue($uid, APP, 'town', ''),
+		];
 	}
 }
 
 if ($apply && $changes !== []) {
 	$logger->info('egov6: club spaces applied: ' . count($changes) . ' changes', ['app' => APP]);
 }
-echo json_encode(['mode' => $mode, 'changes' => $changes, 'errors' => $errors, 'unregistered' => $unregistered], JSON_UNESCAPED_UNICODE), "\n";
+echo json_encode(
+	['mode' => $mode, 'changes' => $changes, 'errors' => $errors, 'unregistered' => $unregistered, 'skipped' => $skipped],
+	JSON_UNESCAPED_UNICODE
+), "\n";
 exit($errors === [] ? 0 : 1);
