@@ -5,7 +5,10 @@ over WebDAV and CalDAV, and a club's offboarding, return and deletion after its 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,10 @@ from typer.testing import CliRunner
 
 from egov6.cli.clubs import run_clubs
 from egov6.cli.main import app
-from egov6.clubs.registry import registry_path
+from egov6.clubs.fictional import fictional_registry
+from egov6.clubs.registry import ClubRegistry, registry_path
+from egov6.clubs.spaces import PROVISIONER, desired_state, run_provisioner
+from egov6.orchestrate import Stack
 from tests.e2e.cloud_client import Cloud, User
 
 pytestmark = pytest.mark.lab
@@ -141,3 +147,29 @@ def test_offboarding_ends_access_at_once_keeps_data_and_deletes_after_retention(
             cloud.user(ours.name, ours.password, group=f"verein-{CLUB}")  # for the fixture's clean-up
             run_clubs(STACK, "apply", registry_path(STACK))
     assert run_clubs(STACK, "plan").changes == []
+
+
+def test_an_apply_cut_short_completes_on_the_next_run_without_duplicates(cloud: Cloud) -> None:
+    stack = Stack.load(STACK)
+    registry = fictional_registry(stack.config, 30, prefix="k")  # apart from clubs/lab.yaml
+    desired = desired_state(registry, stack.config)
+    ssh = ["ssh", "-F", str(stack.local / "ssh_config"), cloud.host, f"sudo -n {PROVISIONER} apply"]
+    cut = subprocess.Popen(ssh, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert cut.stdin is not None
+        cut.stdin.write(json.dumps(desired))
+        cut.stdin.close()
+        time.sleep(4)  # well under the ~1 min 30 clubs take: the connection is lost mid-run
+        cut.kill()
+        cut.wait()
+        finished = run_provisioner(stack.topology, "apply", desired)  # waits for a run still finishing, then completes
+        assert finished.errors == []
+        assert run_provisioner(stack.topology, "plan", desired).changes == []
+        shares = json.loads(cloud.occ("share:list", "--output=json", "--type=group"))
+        for club in registry.clubs:
+            mine = [s for s in shares.values() if s["recipient"] == f"verein-{club.slug}"]
+            assert len(mine) == 1, f"{club.slug}: {len(mine)} group shares"
+    finally:
+        gone = ClubRegistry(clubs=[c.model_copy(update={"state": "offboarded", "offboarded_on": dt.date(2000, 1, 1)})
+                                   for c in registry.clubs])  # fmt: skip
+        assert run_provisioner(stack.topology, "apply", desired_state(gone, stack.config)).errors == []

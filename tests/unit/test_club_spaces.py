@@ -91,3 +91,30 @@ def test_adopting_into_a_stack_without_a_registry_starts_one(tmp_path: Path) -> 
     path = tmp_path / "clubs.yaml"
     path.write_text(adopted_text(path, [{"slug": "tv-new", "name": "TV New", "town": cfg.towns[1].slug}]), "utf-8")
     assert [c.slug for c in load_registry("lab", cfg, path).clubs] == ["tv-new"]
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stdout", "stderr", "expected"),
+    [
+        (255, "", "ssh: connect to host 10.66.1.10 port 22: Connection refused", "Connection refused"),
+        (255, "", "Host key verification failed.", "Host key verification failed"),
+        (1, "", "PHP Fatal error:  Uncaught Doctrine\\DBAL\\Exception: could not connect", "could not connect"),
+    ],
+)
+def test_an_unreachable_cloud_says_so_and_reports_nothing_done(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, returncode: int, stdout: str, stderr: str, expected: str
+) -> None:
+    import subprocess
+
+    from egov6.clubs import spaces
+    from egov6.errors import Egov6Error
+    from egov6.orchestrate import Stack
+
+    stack = Stack.load("lab")
+    monkeypatch.setattr(spaces, "local_dir", lambda _stack: tmp_path)
+    (tmp_path / "ssh_config").write_text("", encoding="utf-8")
+    monkeypatch.setattr(
+        subprocess, "run", lambda *_a, **_k: subprocess.CompletedProcess([], returncode, stdout, stderr)
+    )
+    with pytest.raises(Egov6Error, match=f"egov6-lab-cloud1: the club provisioner failed .*{expected}"):
+        spaces.run_provisioner(stack.topology, "apply", desired_state(stack.clubs, stack.config))

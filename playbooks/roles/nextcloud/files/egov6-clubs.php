@@ -46,6 +46,13 @@ $root = \OCP\Server::get(\OCP\Files\IRootFolder::class);
 $shares = \OCP\Server::get(\OCP\Share\IManager::class);
 $caldav = \OCP\Server::get(\OCA\DAV\CalDAV\CalDavBackend::class);
 $logger = \OCP\Server::get(\Psr\Log\LoggerInterface::class);
+// One run at a time (the CLI, `egov6 up` and the provisioning door may meet): a run cut short by a lost connection
+// may still be finishing when the next starts. The lock lives in the data folder, which both callers can write.
+$lock = fopen($config->getSystemValueString('datadirectory') . '/.egov6-clubs.lock', 'c');
+if ($lock === false || !flock($lock, LOCK_EX)) {
+	fwrite(STDERR, "cannot take the club provisioner's lock\n");
+	exit(1);
+}
 $apply = $mode === 'apply';
 $changes = [];
 $errors = [];
