@@ -198,6 +198,7 @@ def _cloud_vars(topology: Topology) -> dict[str, Any]:
         "nextcloud_server_side_encryption": cfg.encryption.at_rest == "server_side",
         "nextcloud_club_quota": f"{nc.club_quota_gb} GB",
         "nextcloud_club_retention_days": nc.club_retention_days,
+        "nextcloud_mail": _mail(topology),
         "nextcloud_club_towns": [town.slug for town in cfg.towns],
         "nextcloud_app_store": nc.app_store,
         "coturn_enabled": cfg.turn.enabled,
@@ -209,6 +210,19 @@ def _cloud_vars(topology: Topology) -> dict[str, Any]:
         # The lab's relays and test peers live on private addresses, which production denies.
         "coturn_allowed_peer_ips": [h.private_ip for h in topology.by_role("cloud")] if cfg.lab else [],
     }
+
+
+def _mail(topology: Topology) -> dict[str, Any]:
+    """Nextcloud's mail relay: the stack's, or in a lab stack without one the lab's SMTP sink on the bridge."""
+    cfg = topology.config
+    if cfg.smtp:
+        sender, _, domain = cfg.smtp.sender.partition("@")
+        return {"host": cfg.smtp.host, "port": cfg.smtp.port, "secure": "ssl" if cfg.smtp.security == "tls" else "",
+                "from": sender, "domain": domain, "user": cfg.smtp.user or ""}  # fmt: skip
+    if cfg.lab:
+        return {"host": topology.gateway, "port": cfg.lab.mail_sink_port, "secure": "", "from": "noreply",
+                "domain": cfg.domain, "user": ""}  # fmt: skip
+    return {}
 
 
 def _flow_vars(topology: Topology, wf: WorkflowConfig) -> dict[str, Any]:

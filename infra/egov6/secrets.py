@@ -109,6 +109,12 @@ ENVIRONMENT_SECRETS = (
         lambda cfg: bool(cfg.workflow and cfg.workflow.openid.provider == "external"),
         "the workflow engine's client secret at the external OpenID provider",
     ),
+    EnvironmentSecret(
+        "EGOV6_SMTP_PASSWORD",
+        "smtp-password",
+        lambda cfg: bool(cfg.smtp and cfg.smtp.user),
+        "the password of smtp.user at the stack's mail relay",
+    ),
 )
 
 

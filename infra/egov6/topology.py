@@ -128,10 +128,16 @@ def _rules(cfg: StackConfig, role: Role) -> tuple[FirewallRule, ...]:
         rules.append(FirewallRule("out", "tcp", "23", ANYWHERE, "borg to the Storage Box (SSH on port 23)"))
     if cfg.backup.target == "host" and role != "backup":
         rules.append(FirewallRule("out", "tcp", "22", subnet, "borg to the stack's backup host", "private"))
+    if role == "cloud" and cfg.smtp:
+        rules.append(FirewallRule("out", "tcp", str(cfg.smtp.port), ANYWHERE, "mail relay (invitations)"))
     if cfg.lab:
-        # Lab hosts have no way out but the controller's apt cache on the bridge (the first address).
+        # Lab hosts have no way out but the controller's apt cache on the bridge (the first address), and the
+        # cloud host's mail to the lab's SMTP sink there.
         bridge = f"{next(cfg.network.subnet.hosts())}/32"
         rules.append(FirewallRule("out", "tcp", str(cfg.lab.apt_cache_port), (bridge,), "apt cache (lab)", "private"))
+        if role == "cloud" and not cfg.smtp:
+            sink = str(cfg.lab.mail_sink_port)
+            rules.append(FirewallRule("out", "tcp", sink, (bridge,), "the lab's SMTP sink", "private"))
     return tuple(rules)
 
 

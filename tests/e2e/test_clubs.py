@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import mailbox
+import re
 import secrets
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -23,6 +26,8 @@ from egov6.cli.main import app
 from egov6.clubs.fictional import fictional_registry
 from egov6.clubs.registry import ClubRegistry, registry_path
 from egov6.clubs.spaces import PROVISIONER, desired_state, run_provisioner
+from egov6.lab import mailsink
+from egov6.lab.paths import LabPaths
 from egov6.orchestrate import Stack
 from tests.e2e.cloud_client import Cloud, User
 
@@ -165,11 +170,116 @@ def test_an_apply_cut_short_completes_on_the_next_run_without_duplicates(cloud: 
         finished = run_provisioner(stack.topology, "apply", desired)  # waits for a run still finishing, then completes
         assert finished.errors == []
         assert run_provisioner(stack.topology, "plan", desired).changes == []
-        shares = json.loads(cloud.occ("share:list", "--output=json", "--type=group"))
+        listed = json.loads(cloud.occ("share:list", "--output=json", "--type=group"))
+        shares = list(listed.values()) if isinstance(listed, dict) else listed
         for club in registry.clubs:
-            mine = [s for s in shares.values() if s["recipient"] == f"verein-{club.slug}"]
+            mine = [s for s in shares if s["recipient"] == f"verein-{club.slug}"]
             assert len(mine) == 1, f"{club.slug}: {len(mine)} group shares"
     finally:
         gone = ClubRegistry(clubs=[c.model_copy(update={"state": "offboarded", "offboarded_on": dt.date(2000, 1, 1)})
                                    for c in registry.clubs])  # fmt: skip
         assert run_provisioner(stack.topology, "apply", desired_state(gone, stack.config)).errors == []
+
+
+def _mail_to(address: str, timeout: float = 30) -> Message:
+    """The newest mail the lab's SMTP sink kept for this address."""
+    box = mailbox.Maildir(LabPaths(STACK).state / "mail", create=False)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [m for m in box if address in (m["X-Egov6-Rcpt-To"] or "")]
+        if found:
+            return found[-1]
+        time.sleep(0.5)
+    raise AssertionError(f"no mail to {address} in the sink within {timeout:.0f} s")
+
+
+def _set_password_link(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            text = part.get_payload(decode=True).decode()
+            found = re.search(r"https://\S+/index\.php/lostpassword/reset/form/(\S+)/(\S+)", text)
+            if found:
+                return found.group(0)
+    raise AssertionError("the welcome mail has no link to set the password")
+
+
+def _set_password(cloud: Cloud, link: str, password: str) -> None:
+    """What the contact does with the link: open the form, choose a password."""
+    http = cloud.pool()
+    path = link.split(cloud.domain, 1)[1]
+    form = http.request("GET", path, headers={"Host": cloud.domain})
+    assert form.status == 200
+    token = re.search(rb'data-requesttoken="([^"]+)"', form.data)
+    assert token, "no request token on the form"
+    cookies = "; ".join(c.split(";", 1)[0] for c in form.headers.getlist("Set-Cookie"))
+    reset_token, user = path.rstrip("/").split("/")[-2:]
+    answer = http.request(
+        "POST", f"/index.php/lostpassword/set/{reset_token}/{user}",
+        body=json.dumps({"password": password, "proceed": False}),
+        headers={"Host": cloud.domain, "Cookie": cookies, "requesttoken": token.group(1).decode(),
+                 "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert answer.status == 200 and json.loads(answer.data)["status"] == "success", answer.data[:300]
+
+
+def test_an_invited_contact_sets_a_password_through_the_mail_and_manages_the_club(cloud: Cloud) -> None:
+    email = f"kassenwart-{uuid.uuid4().hex[:8]}@example.org"
+    result = runner.invoke(app, ["clubs", "invite", STACK, OTHER, email, "--admin"])
+    assert result.exit_code == 0, result.output
+    account = re.search(r"account (m-[0-9a-f]+)", result.output)
+    assert account and "@" not in account.group(1)
+    try:
+        link = _set_password_link(_mail_to(email))
+        password = secrets.token_urlsafe(18)
+        _set_password(cloud, link, password)
+        contact = User(cloud, account.group(1), password, cloud.pool())
+        assert OTHER_FOLDER in _names(contact)  # in the club from the first sign-in
+        # the club's group admin manages its own members, and only them
+        assert contact.ocs("GET", f"cloud/groups/verein-{OTHER}/users")["http_status"] == 200
+        assert contact.ocs("GET", f"cloud/groups/verein-{CLUB}/users")["http_status"] == 403
+        again = runner.invoke(app, ["clubs", "invite", STACK, OTHER, email])
+        assert again.exit_code == 0 and f"kept account {account.group(1)}" in again.output  # safe to repeat
+    finally:
+        cloud.occ("user:delete", account.group(1))
+
+
+def test_a_refused_welcome_mail_is_reported_and_sent_by_the_next_apply(cloud: Cloud) -> None:
+    email = f"schriftfuehrer-{uuid.uuid4().hex[:8]}@example.org"
+    mailsink.stop(LabPaths(STACK).state)  # the relay is down
+    try:
+        result = runner.invoke(app, ["clubs", "invite", STACK, OTHER, email])
+        assert result.exit_code == 1, result.output
+        assert "did not take the welcome mail" in result.output and "clubs apply" in result.output
+        pending = run_clubs(STACK, "plan")
+        assert [(c.item, c.action) for c in pending.changes] == [("welcome", "send")]
+    finally:
+        assert runner.invoke(app, ["lab", "up", STACK]).exit_code == 0  # the relay is back
+    sent = run_clubs(STACK, "apply")
+    assert [(c.item, c.action) for c in sent.changes] == [("welcome", "send")]
+    assert _set_password_link(_mail_to(email))
+    assert run_clubs(STACK, "plan").changes == []
+    cloud.occ("user:delete", sent.changes[0].detail)
+
+
+def test_a_club_that_changes_its_name_keeps_its_folder(
+    members: tuple[User, User], cloud: Cloud, tmp_path: Path
+) -> None:
+    ours, _theirs = members
+    document = yaml.safe_load(registry_path(STACK).read_text(encoding="utf-8"))
+    for club in document["clubs"]:
+        if club["slug"] == CLUB:
+            club["name"] = "TV 1861 Wächtersbach (fictional)"
+    renamed = tmp_path / "clubs.yaml"
+    renamed.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    ours.request("PUT", ours.files(f"{FOLDER}/members.txt"), body=b"list\n")
+    try:
+        run = run_clubs(STACK, "apply", renamed)
+        assert ("folder", "update") in {(c.item, c.action) for c in run.changes}
+        listed = json.loads(cloud.occ("share:list", "--output=json", f"--owner=club-{CLUB}"))
+        shares = list(listed.values()) if isinstance(listed, dict) else listed
+        assert [s["source-path"] for s in shares] == [f"/club-{CLUB}/files/TV 1861 Wächtersbach (fictional)"]
+        # members keep their own name for the folder (Nextcloud's mount point), with everything in it
+        assert "members.txt" in _names(ours, FOLDER)
+    finally:
+        run_clubs(STACK, "apply", registry_path(STACK))
+    assert run_clubs(STACK, "plan").changes == []

@@ -32,8 +32,9 @@ def test_egress_per_role_on_the_private_network() -> None:
     topo = build_topology(load_stack("lab"), "lab")
     out = {role: {(r.port, r.peers) for r in rules if r.direction == "out" and r.scope == "private"}
            for role, rules in topo.rules.items()}  # fmt: skip
-    apt_cache = ("3152", ("10.66.1.1/32",))
-    assert out["cloud"] == out["flow"] == {("22", ("10.66.1.0/24",)), apt_cache}  # borg to the backup host
+    apt_cache, mail_sink = ("3152", ("10.66.1.1/32",)), ("2525", ("10.66.1.1/32",))
+    assert out["flow"] == {("22", ("10.66.1.0/24",)), apt_cache}  # borg to the backup host
+    assert out["cloud"] == out["flow"] | {mail_sink}  # invitations to the lab's SMTP sink
     assert out["backup"] == {apt_cache}
     production = build_topology(load_stack("production"), "production")
     assert not [

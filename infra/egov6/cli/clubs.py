@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,12 +14,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from egov6.cli.console import console, handle_errors, ok, step, warn
+from egov6.cli.console import EXIT_FAILED, console, handle_errors, ok, step, warn
 from egov6.cli.stacks import StackArg
 from egov6.clubs.registry import ClubRegistry, load_registry, quota_gb, registry_path
-from egov6.clubs.spaces import ClubRun, Mode, desired_state, run_provisioner
+from egov6.clubs.spaces import ClubRun, Mode, desired_state, invite, run_provisioner
 from egov6.config.loader import load_stack, stack_name, stack_path
-from egov6.errors import Egov6Error
+from egov6.config.schema import EMAIL
+from egov6.errors import ConfigError, Egov6Error
 from egov6.orchestrate import Stack
 
 clubs_app = typer.Typer(help="Club spaces: the club registry of a stack.", no_args_is_help=True)
@@ -146,3 +148,36 @@ def adopted_text(path: Path, entries: list[dict[str, str]]) -> str:
         text += "  # approved through the club application process, adopted by `egov6 clubs adopt`\n"
         text += "".join(f"  {line}\n" for line in block.splitlines())
     return text
+
+
+EMAIL_PATTERN = re.compile(EMAIL)
+
+
+@clubs_app.command("invite")
+@handle_errors
+def invite_command(
+    stack: StackArg,
+    slug: Annotated[str, typer.Argument(help="The club's slug (clubs/<stack>.yaml)")],
+    email: Annotated[str, typer.Argument(help="The contact's e-mail address: the only personal datum kept")],
+    admin: Annotated[bool, typer.Option("--admin", help="Make the contact the club's group admin")] = False,
+) -> None:
+    """Invite a club contact: an account (not named by the e-mail), the club's group, a welcome mail with a link
+    to set the password. Safe to repeat (an unsent welcome mail is sent again)."""
+    loaded = Stack.load(stack)
+    clubs = {club.slug: club for club in loaded.clubs.clubs}
+    if slug not in clubs:
+        raise ConfigError(
+            str(registry_path(loaded.name)), [("slug", f"no club {slug!r} in the registry")], "club registry"
+        )
+    if clubs[slug].state != "active":
+        raise Egov6Error(f"club {slug} is offboarded: nobody is invited to it")
+    if not EMAIL_PATTERN.match(email):
+        raise ConfigError("arguments", [("EMAIL", f"{email!r} is not an e-mail address")], "argument")
+    result = invite(loaded.topology, slug, email, admin)
+    role = "its group admin" if result.admin else "a member"
+    ok(f"{'created' if result.created else 'kept'} account {result.account} as {role} of club {slug}")
+    if result.mail_error:
+        warn(f"the relay did not take the welcome mail ({escape(result.mail_error)}); the next "
+             f"`egov6 clubs apply {loaded.name}` sends it again")  # fmt: skip
+        raise typer.Exit(EXIT_FAILED)
+    ok("welcome mail with the link to set a password handed to the relay")

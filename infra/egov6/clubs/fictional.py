@@ -25,7 +25,7 @@ def fictional_registry(cfg: StackConfig, count: int, quota_gb: int = 1, prefix: 
         clubs.append(
             Club(
                 slug=f"{prefix}{short}-{town.slug}{suffix}"[:40].rstrip("-"),
-                name=f"{kind} {town.name}{'' if number == 1 else f' {number}'} (fictional)",
+                name=f"{kind} {town.name}{'' if number == 1 else f' {number}'}"[:52].rstrip() + " (fictional)",
                 town=town.slug,
                 quota_gb=quota_gb,
                 features=ClubFeatures(talk=False),

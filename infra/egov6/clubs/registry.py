@@ -27,7 +27,11 @@ class ClubFeatures(Strict):
 
 class Club(Strict):
     slug: str = Field(pattern=CLUB_SLUG, description="Short name: the club's group is verein-<slug>")
-    name: str = Field(min_length=3, max_length=100, description="The club's name, as registered")
+    name: str = Field(
+        min_length=3,
+        max_length=64,
+        description="The club's name, as registered (Nextcloud shows at most 64 characters)",
+    )
     town: str = Field(description="Slug of the town the club is seated in (one of the stack's towns)")
     quota_gb: int | None = Field(
         None,

@@ -101,3 +101,30 @@ def run_provisioner(topology: Topology, mode: Mode, desired: dict[str, Any], tim
         unregistered=list(answer["unregistered"]),
         skipped=list(answer.get("skipped", [])),
     )
+
+
+@dataclass(frozen=True)
+class Invitation:
+    account: str  # the account egov6 named (never the e-mail)
+    created: bool
+    admin: bool
+    mail_error: str  # empty: the relay took the welcome mail
+
+
+def invite(topology: Topology, slug: str, email: str, admin: bool, timeout: float = 300) -> Invitation:
+    """Invites a club contact on the cloud host: account, group (sub-admin with ``admin``), welcome mail."""
+    ssh_config = local_dir(topology.stack) / "ssh_config"
+    host = cloud_host(topology)
+    request = {"club": slug, "email": email, "admin": admin}
+    done = subprocess.run(
+        ["ssh", "-F", str(ssh_config), host, f"sudo -n {PROVISIONER} invite"],
+        input=json.dumps(request), capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    try:
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no answer"]
+        raise Egov6Error(f"{host}: the invitation failed (exit {done.returncode}): {detail[0]}") from None
+    if answer.get("error"):
+        raise Egov6Error(f"{host}: {answer['error']}")
+    return Invitation(answer["account"], answer["created"], answer["admin"], answer["mail_error"])

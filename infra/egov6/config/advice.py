@@ -51,6 +51,8 @@ def stack_warnings(cfg: StackConfig, today: dt.date | None = None) -> list[tuple
             for index, net in enumerate(map(ipaddress.ip_network, cfg.admin_ranges))
             if not net.is_global
         ]
+        if cfg.smtp is None:
+            warnings.append(("smtp", "no mail relay: club contacts cannot be invited (egov6 clubs invite)"))
         warnings += [
             (
                 f"towns[{index}].address",

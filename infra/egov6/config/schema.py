@@ -247,6 +247,21 @@ class ProcessingConfig(Strict):
 class LabConfig(Strict):
     bridge: str = Field(pattern=BRIDGE, description="Linux bridge name (max 15 chars)")
     apt_cache_port: int = Field(3152, ge=1024, le=65535, description="apt-cacher-ng port on the bridge")
+    mail_sink_port: int = Field(
+        2525, ge=1024, le=65535, description="The lab's SMTP sink on the bridge: the mail relay of a lab stack"
+    )
+
+
+class SmtpConfig(Strict):
+    host: str = Field(pattern=DNS_NAME, description="The mail relay Nextcloud sends through (invitations)")
+    port: int = Field(587, ge=1, le=65535, description="Its port: 587 with starttls, 465 with tls")
+    security: Literal["starttls", "tls"] = Field("starttls", description="TLS to the relay: starttls or tls")
+    sender: str = Field(pattern=EMAIL, description="The address mails come from (e.g. noreply@<domain>)")
+    user: str | None = Field(
+        None,
+        pattern=CLIENT_ID,
+        description="Login at the relay, if it asks for one; its password is EGOV6_SMTP_PASSWORD on the controller",
+    )
 
 
 class DnsConfig(Strict):
@@ -365,6 +380,9 @@ class StackConfig(Strict):
         False, description="Allow hel1 (Finland, EU); never outside the EU (LOC-01)"
     )
     protection: bool | None = Field(None, description="Delete/rebuild protection; default on in production")
+    smtp: SmtpConfig | None = Field(
+        None, description="The mail relay for invitations (lab stacks: the lab's SMTP sink when absent)"
+    )
     lab: LabConfig | None = Field(None, description="Lab settings (lab stacks only)")
 
     @field_validator("admin_ranges")

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from egov6.bootstrap import KeyPair
 from egov6.errors import Egov6Error
-from egov6.lab import aptcache, image, network
+from egov6.lab import aptcache, image, mailsink, network
 from egov6.lab.hosts import (
     LabHost,
     alive,
@@ -27,6 +28,7 @@ from egov6.lab.hosts import (
     stop,
     wait_for_ssh,
 )
+from egov6.lab.keys import server_certificate
 from egov6.lab.paths import LabPaths
 from egov6.lab.provision import HostKeys, lab_outputs, load_host_keys, save_host_keys, seed
 from egov6.lab.shell import run
@@ -138,6 +140,8 @@ class LabBackend:
             outputs, keys = self.provision_outputs()
             network.create_bridge(self.lab.bridge, self.topology.gateway, self.subnet)
             aptcache.start(self.paths.state, self.paths.cache, self.topology.gateway, self.lab.apt_cache_port)
+            if self.topology.config.smtp is None:
+                self._start_mail_sink(outputs)
             began = time.monotonic()
             self._start_hosts(state, outputs, keys, report, progress)
             report.create_seconds = time.monotonic() - began
@@ -173,6 +177,17 @@ class LabBackend:
             host_state = state.hosts[name]
             wait_for_ssh(self._host(name, host_state.address), host_state.pid or 0, outputs.host(name).host_keys)
             progress(f"{name} answers on SSH with its pinned host key")
+
+    def _start_mail_sink(self, outputs: StackOutputs) -> None:
+        """The lab's mail relay on the bridge, with a certificate from the lab CA (STARTTLS required)."""
+        assert outputs.lab_ca is not None
+        ca = KeyPair(outputs.lab_ca.private_key.get_secret_value(), outputs.lab_ca.certificate)
+        pair = server_certificate(ca, self.topology.gateway)
+        cert, key = self.paths.state / "mailsink.crt", self.paths.state / "mailsink.key"
+        key.touch(mode=0o600)
+        key.write_text(pair.private_key, encoding="utf-8")
+        cert.write_text(pair.public_key, encoding="utf-8")
+        mailsink.start(self.paths.state, self.topology.gateway, self.lab.mail_sink_port, cert, key)
 
     def _roll_back(self, state: LabState, report: UpReport, whole_lab: bool) -> None:
         if whole_lab:
@@ -213,6 +228,7 @@ class LabBackend:
             stop(host, host_state.pid)
             remove_root(host)
         aptcache.stop(self.paths.state)
+        mailsink.stop(self.paths.state)
         network.delete_bridge(state.bridge)
         remove_cgroup_parents()
         # The lab's stack state goes with it (`pulumi destroy`): outputs, the files written from them, host keys.

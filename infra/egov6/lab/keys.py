@@ -6,6 +6,7 @@ The lab CA stands in for the ACME server production uses; it signs the service h
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -62,6 +63,31 @@ def new_lab_ca(stack: str) -> KeyPair:
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA384())
+    )
+    key_text = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return KeyPair(key_text, certificate.public_bytes(serialization.Encoding.PEM).decode())
+
+
+def server_certificate(ca: KeyPair, address: str, days: int = 30) -> KeyPair:
+    """A certificate from the lab CA for a service on the bridge address (the lab's SMTP sink): its key (PEM) and
+    certificate (PEM)."""
+    ca_key = serialization.load_pem_private_key(ca.private_key.encode(), password=None)
+    ca_cert = x509.load_pem_x509_certificate(ca.public_key.encode())
+    key = ec.generate_private_key(ec.SECP384R1())
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA384())  # type: ignore[arg-type]
     )
     key_text = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

@@ -28,8 +28,8 @@ const CALENDAR_URI = 'verein';
 const MARKER = 'club';
 
 $mode = $argv[1] ?? '';
-if (!in_array($mode, ['plan', 'apply'], true)) {
-	fwrite(STDERR, "usage: egov6-clubs.php plan|apply < desired.json\n");
+if (!in_array($mode, ['plan', 'apply', 'invite'], true)) {
+	fwrite(STDERR, "usage: egov6-clubs.php plan|apply|invite < request.json\n");
 	exit(2);
 }
 $desired = json_decode((string)stream_get_contents(STDIN), true, 16, JSON_THROW_ON_ERROR);
@@ -68,6 +68,43 @@ function folder_name(string $name): string {
 	return ltrim(str_replace(['/', '\\'], '-', $name), '.') ?: 'Verein';
 }
 
+/** The club's group share, accepted for one member (Nextcloud leaves it pending for accounts added by occ). */
+function accept_club_share(string $uid, string $gid, string $member): bool {
+	$shares = \OCP\Server::get(\OCP\Share\IManager::class);
+	foreach ($shares->getSharedWith($member, IShare::TYPE_GROUP, null, -1) as $share) {
+		if ($share->getSharedWith() === $gid && $share->getShareOwner() === $uid) {
+			if ($share->getStatus() !== IShare::STATUS_ACCEPTED) {
+				$shares->acceptShare($share, $member);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/** The welcome mail with a link to set the password; a relay that refuses it leaves it pending for the next apply. */
+function welcome(\OCP\IUser $user): string {
+	$config = \OCP\Server::get(\OCP\IConfig::class);
+	try {
+		// Nextcloud's own welcome mail (with a token to set the password), sent here rather than by the helper,
+		// which drops the mailer's answer: a relay that refuses the mail must not count as sent.
+		$template = \OCP\Server::get(\OCA\Settings\Mailer\NewUserMailHelper::class)->generateTemplate($user, true);
+		$mailer = \OCP\Server::get(\OCP\Mail\IMailer::class);
+		$message = $mailer->createMessage();
+		$message->setTo([$user->getEMailAddress() => $user->getDisplayName()]);
+		$message->setFrom([\OCP\Util::getDefaultEmailAddress('no-reply') => \OCP\Server::get(\OCP\Defaults::class)->getName()]);
+		$message->useTemplate($template);
+		if ($mailer->send($message) !== []) {
+			throw new \RuntimeException('the mail relay did not accept the message');
+		}
+		$config->deleteUserValue($user->getUID(), APP, 'welcome_pending');
+		return '';
+	} catch (\Throwable $e) {
+		$config->setUserValue($user->getUID(), APP, 'welcome_pending', '1');
+		return get_class($e) . ': ' . $e->getMessage();
+	}
+}
+
 /** Members (other than the owner) whose every club is offboarded lose access with it. */
 function lone_members(\OCP\IGroup $group, string $owner, array $active_groups): array {
 	$lone = [];
@@ -81,6 +118,49 @@ function lone_members(\OCP\IGroup $group, string $owner, array $active_groups): 
 		}
 	}
 	return $lone;
+}
+
+if ($mode === 'invite') {
+	// A club contact: an account named by egov6 (not by the e-mail, the only personal datum it holds), in the club's
+	// group (its sub-admin with "admin": the club manages its own members), and a welcome mail to set a password.
+	$slug = $desired['club'];
+	$gid = 'verein-' . $slug;
+	$uid = 'club-' . $slug;
+	$group = $groups->get($gid);
+	$owner = $users->get($uid);
+	if ($group === null || $owner === null || !$owner->isEnabled() || $config->getUserValue($uid, APP, MARKER, '') !== $slug) {
+		echo json_encode(['mode' => $mode, 'error' => "club $slug has no active space (egov6 clubs apply first)"]), "\n";
+		exit(1);
+	}
+	$known = $users->getByEmail($desired['email']);
+	$created = false;
+	if (count($known) > 1) {
+		echo json_encode(['mode' => $mode, 'error' => 'several accounts have this e-mail address']), "\n";
+		exit(1);
+	}
+	$member = $known[0] ?? null;
+	if ($member === null) {
+		do {
+			$name = 'm-' . bin2hex(random_bytes(5));
+		} while ($users->userExists($name));
+		$member = $users->createUser($name, bin2hex(random_bytes(32)));  // unusable until the link sets one
+		$member->setSystemEMailAddress($desired['email']);
+		$config->setUserValue($name, APP, 'member', '1');
+		$created = true;
+	}
+	if (!$group->inGroup($member)) {
+		$group->addUser($member);
+	}
+	$subadmins = $groups->getSubAdmin();
+	if ($desired['admin'] && !$subadmins->isSubAdminOfGroup($member, $group)) {
+		$subadmins->createSubAdmin($member, $group);
+	}
+	accept_club_share($uid, $gid, $member->getUID());
+	$mail_error = ($created || $config->getUserValue($member->getUID(), APP, 'welcome_pending', '') === '1') ? welcome($member) : '';
+	$logger->info("egov6: contact invited to club $slug as {$member->getUID()}", ['app' => APP]);
+	echo json_encode(['mode' => $mode, 'account' => $member->getUID(), 'created' => $created,
+		'admin' => $subadmins->isSubAdminOfGroup($member, $group), 'mail_error' => $mail_error]), "\n";
+	exit(0);
 }
 
 $active_groups = [];
@@ -102,6 +182,9 @@ foreach ($desired['clubs'] as $club) {
 		if ($owner !== null && $config->getUserValue($uid, APP, MARKER, '') !== $slug) {
 			change($changes, $slug, 'club', 'refused', "account $uid exists but was not provisioned by egov6");
 			continue;
+		}
+		if ($owner !== null && ($club['origin'] ?? '') === 'engine') {
+			continue;  // the engine's door asks for a space: one that exists is left as it is (the registry rules it)
 		}
 		if ($club['state'] === 'offboarded') {
 			$until = (new DateTimeImmutable($club['offboarded_on']))->modify('+' . (int)$desired['retention_days'] . ' days');
@@ -198,17 +281,31 @@ foreach ($desired['clubs'] as $club) {
 		}
 
 		// the club folder, shared with the group
+		// (known by its id: a club that changes its name keeps its folder, renamed)
 		$name = folder_name($club['name']);
 		$folder = null;
 		if ($owner !== null) {
 			$home = $root->getUserFolder($uid);
-			$found = $home->nodeExists($name) ? $home->get($name) : null;
+			$found = $home->getFirstNodeById((int)$config->getUserValue($uid, APP, 'folder', '0'));
+			if ($found === null && $home->nodeExists($name)) {
+				$found = $home->get($name);  // made before egov6 kept the id: kept from now on (bookkeeping only)
+				if ($apply) {
+					$config->setUserValue($uid, APP, 'folder', (string)$found->getId());
+				}
+			}
 			$folder = $found instanceof \OCP\Files\Folder ? $found : null;
+			if ($folder !== null && $folder->getName() !== $name) {
+				change($changes, $slug, 'folder', 'update', "renamed to $name");
+				if ($apply) {
+					$folder = $folder->move($home->getPath() . '/' . $name);
+				}
+			}
 		}
 		if ($folder === null) {
 			change($changes, $slug, 'folder', 'create', $name);
 			if ($apply) {
 				$folder = $root->getUserFolder($uid)->newFolder($name);
+				$config->setUserValue($uid, APP, 'folder', (string)$folder->getId());
 			}
 		}
 		$permissions = Constants::PERMISSION_ALL & ~Constants::PERMISSION_SHARE;
@@ -240,7 +337,7 @@ foreach ($desired['clubs'] as $club) {
 				if ($theirs !== [] && array_values($theirs)[0]->getStatus() !== IShare::STATUS_ACCEPTED) {
 					change($changes, $slug, 'share', 'accept', 'member');
 					if ($apply) {
-						$shares->acceptShare($existing[0], $member->getUID());
+						accept_club_share($uid, $gid, $member->getUID());
 					}
 				}
 			}
@@ -275,6 +372,26 @@ foreach ($desired['clubs'] as $club) {
 		}
 	} catch (\Throwable $e) {
 		$errors[] = ['club' => $slug, 'error' => get_class($e) . ': ' . $e->getMessage()];
+	}
+}
+
+// Welcome mails a relay refused: sent again (each apply until the relay takes them).
+foreach ($config->getUsersForUserValue(APP, 'welcome_pending', '1') as $pending) {
+	$member = $users->get($pending);
+	if ($member === null) {
+		continue;
+	}
+	$club = implode(',', array_map(fn ($g) => substr($g, 7), array_filter($groups->getUserGroupIds($member), fn ($g) => str_starts_with($g, 'verein-'))));
+	if (!$apply) {
+		change($changes, $club, 'welcome', 'send', $pending);
+		continue;
+	}
+	$failed = welcome($member);
+	if ($failed === '') {
+		change($changes, $club, 'welcome', 'send', $pending);
+	} else {
+		$skipped[] = ['club' => $club, 'item' => 'welcome',
+			'reason' => "the relay did not take the mail to $pending (retried on the next apply): $failed"];
 	}
 }
 

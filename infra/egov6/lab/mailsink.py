@@ -1,0 +1,119 @@
+"""The lab's mail relay: a real SMTP server (aiosmtpd) on the bridge that keeps every mail in a Maildir instead of
+delivering it, so that tests can read an invitation and follow its link. It insists on STARTTLS with a certificate
+from the lab CA, as a production relay insists on TLS.
+
+    python -m egov6.lab.mailsink --address 10.66.1.1 --port 2525 --maildir DIR --cert FILE --key FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import mailbox
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+from egov6.errors import Egov6Error
+
+PIDFILE = "mailsink.pid"
+
+
+class KeepInMaildir:
+    def __init__(self, folder: Path) -> None:
+        self.box = mailbox.Maildir(folder, create=True)
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # aiosmtpd's hook name
+        message = message_from_bytes(envelope.original_content or envelope.content)
+        message["X-Egov6-Rcpt-To"] = ", ".join(envelope.rcpt_tos)
+        self.box.add(message)
+        return "250 kept by the lab's mail sink"
+
+
+def serve(address: str, port: int, maildir: Path, cert: Path, key: Path) -> None:
+    from aiosmtpd.controller import Controller
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    controller = Controller(
+        KeepInMaildir(maildir), hostname=address, port=port, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    stop = False
+
+    def _stop(*_args: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    while not stop:
+        time.sleep(0.2)
+    controller.stop()
+
+
+def start(state: Path, address: str, port: int, cert: Path, key: Path) -> Path:
+    """Starts the sink (or finds it running); returns its Maildir."""
+    maildir = state / "mail"
+    pidfile = state / PIDFILE
+    if running(pidfile):
+        return maildir
+    log = (state / "mailsink.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "egov6.lab.mailsink", "--address", address, "--port", str(port),
+         "--maildir", str(maildir), "--cert", str(cert), "--key", str(key)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    pidfile.write_text(str(process.pid), encoding="utf-8")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=1) as sock:
+                if sock.recv(64).startswith(b"220"):
+                    return maildir
+        except OSError:
+            if process.poll() is not None:
+                raise Egov6Error(f"the lab's mail sink exited at start; see {state / 'mailsink.log'}") from None
+            time.sleep(0.2)
+    raise Egov6Error(f"the lab's mail sink did not answer on {address}:{port} within 15 s")
+
+
+def running(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text(encoding="utf-8").strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def stop(state: Path) -> None:
+    pidfile = state / PIDFILE
+    pid = running(pidfile)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if running(pidfile) is None:
+                break
+            time.sleep(0.1)
+    pidfile.unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--maildir", type=Path, required=True)
+    parser.add_argument("--cert", type=Path, required=True)
+    parser.add_argument("--key", type=Path, required=True)
+    args = parser.parse_args()
+    serve(args.address, args.port, args.maildir, args.cert, args.key)
+
+
+if __name__ == "__main__":
+    main()
