@@ -15,6 +15,7 @@ from egov6.clubs.registry import registry_path
 from egov6.config.loader import load_stack
 from tests.e2e.cloud_client import Cloud
 from tests.e2e.flow_client import MODEL, Flow, Session
+from tests.e2e.test_clubs import _mail_to
 
 pytestmark = pytest.mark.lab
 
@@ -87,7 +88,15 @@ def test_approved_application_provisions_the_clubs_space(flow: Flow, cloud: Clou
         unregistered = run_clubs("lab", "plan").unregistered
         assert {"slug": slug, "name": f"Verein {slug}", "town": flow.towns[-1]} in unregistered, unregistered
         assert adopted_text(registry_path("lab"), unregistered).count(f"slug: {slug}") == 1
+        # the applicant is invited (the club's group admin); the mail timer sends the welcome within a minute
+        welcome = _mail_to(f"{slug}@example.org", timeout=90)
+        assert "lostpassword/reset/form" in welcome.as_string().replace("=\n", "")
+        members = json.loads(cloud.occ("group:list", "--output=json"))[f"verein-{slug}"]
+        assert [m for m in members if m.startswith("m-")], members  # named by egov6, not by the e-mail
     finally:
+        for member in json.loads(cloud.occ("group:list", "--output=json")).get(f"verein-{slug}", []):
+            if member.startswith("m-"):
+                cloud.occ("user:delete", member)
         cloud.remove_club(slug)
 
 

@@ -11,7 +11,15 @@ import pytest
 
 LIMIT = 3.0
 UNITS = {
-    "cloud": ["nginx", "php8.2-fpm", "postgresql@15-main", "redis-server", "nextcloud-cron", "egov6-provision@probe"],
+    "cloud": [
+        "nginx",
+        "php8.2-fpm",
+        "postgresql@15-main",
+        "redis-server",
+        "nextcloud-cron",
+        "nextcloud-clubs-mail",
+        "egov6-provision@probe",
+    ],
     "flow": ["nginx", "postgresql@15-main", "spiffworkflow-backend", "spiffworkflow-scheduler"],
 }
 

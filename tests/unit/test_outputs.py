@@ -136,3 +136,22 @@ def test_mocked_secrets_are_what_pulumi_would_hand_over() -> None:
         props = passwords[f"{stack.config.name}-secret-{secret.file}"]
         assert props["length"] == secret.length and props["special"] is False
     assert revealed  # the rules' helper reads the user-data of servers (test_program)
+
+
+def test_pulumi_outputs_are_read_as_the_same_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pulumi stack output --show-secrets` through the Automation API: OutputValues with secrets in clear."""
+    from egov6.hetzner import deploy
+
+    class Value:
+        def __init__(self, value: Any, secret: bool = False) -> None:
+            self.value, self.secret = value, secret
+
+    class Selected:
+        def outputs(self) -> dict[str, Value]:
+            document = evaluate(copy.deepcopy(Stack.load("staging").data), "staging").outputs
+            return {key: Value(value, key in ("automation", "secrets")) for key, value in document.items()}
+
+    monkeypatch.setattr(deploy, "select", lambda _name: Selected())
+    outputs = deploy.stack_outputs("staging")
+    assert [h.name for h in outputs.hosts] == [h.name for h in Stack.load("staging").topology.hosts]
+    assert outputs.secret_values()["redis"] == "mock-password-not-a-secret"

@@ -27,6 +27,9 @@ import json, sys
 desired = json.load(sys.stdin)
 with open({calls!r}, "a") as calls:
     calls.write(json.dumps([sys.argv[1:], desired]) + "\\n")
+if sys.argv[1] == "invite":
+    print(json.dumps(dict(mode="invite", account="m-0123456789", created=True, admin=True, mail_error="")))
+    sys.exit(0)
 slug = desired["clubs"][0]["slug"]
 changes = [] if slug == "exists" else [dict(club=slug, item="group", action="create", detail="")]
 if slug == "taken":
@@ -85,7 +88,7 @@ def test_the_engine_gets_a_clubs_space_from_the_same_provisioner(door: ModuleTyp
     body = "groupid=verein-tsv-birstein&displayname=TSV+Birstein+%26+%22S%C3%B6hne%22+%24%28id%29&town=birstein"
     status, answer = ask(door, "POST", "/club-groups", body, auth=f"egov6-flow:{TOKEN}")
     assert status == 200, answer
-    assert answer["ocs"]["data"] == {"groupid": "verein-tsv-birstein", "created": True}
+    assert answer["ocs"]["data"] == {"groupid": "verein-tsv-birstein", "created": True, "contact_invited": False}
     ((argv, desired),) = calls(tmp_path)
     assert argv == ["apply"]
     assert desired["retention_days"] == 30
@@ -157,3 +160,21 @@ def test_the_token_is_never_logged(door: ModuleType, capsys: pytest.CaptureFixtu
         auth=f"egov6-flow:{TOKEN}wrong")  # fmt: skip
     logged = capsys.readouterr().err
     assert "verein-abc" in logged and TOKEN not in logged
+
+
+def test_the_applicant_is_invited_with_the_mail_left_to_the_timer(door: ModuleType, tmp_path: Path) -> None:
+    body = "groupid=verein-tsv-birstein&displayname=TSV+Birstein&town=birstein&contact=vorstand%40tsv-birstein.de"
+    status, answer = ask(door, "POST", "/club-groups", body, auth=f"egov6-flow:{TOKEN}")
+    assert status == 200, answer
+    assert answer["ocs"]["data"]["contact_invited"] is True
+    (_apply, (argv, request)) = calls(tmp_path)
+    assert argv == ["invite"]
+    assert request == {"club": "tsv-birstein", "email": "vorstand@tsv-birstein.de", "admin": True, "defer_mail": True}
+
+
+@pytest.mark.parametrize("contact", ["not-an-address", "a@b", "x@example.org%0Abcc%3A+evil%40example.org"])
+def test_a_contact_that_is_no_address_is_refused(door: ModuleType, tmp_path: Path, contact: str) -> None:
+    body = f"groupid=verein-tsv-birstein&displayname=TSV&town=birstein&contact={contact}"
+    status, _ = ask(door, "POST", "/club-groups", body, auth=f"egov6-flow:{TOKEN}")
+    assert status == 400
+    assert calls(tmp_path) == []

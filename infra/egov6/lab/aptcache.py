@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 from egov6.errors import Egov6Error
+from egov6.lab import daemons
 
 # The package's empty default backend picked a mirror that answered 503 here: name it explicitly.
 BACKEND = "http://deb.debian.org/debian/"
@@ -41,7 +40,7 @@ def _config(confdir: Path, cache: Path, logs: Path, address: str, port: int) -> 
 def start(state: Path, cache_root: Path, address: str, port: int) -> int:
     """Starts the cache (or finds it running) and returns its pid."""
     pidfile = state / "apt-cacher-ng.pid"
-    pid = running_pid(pidfile)
+    pid = daemons.running(pidfile)
     if pid:
         return pid
     confdir, logs, cache = state / "apt-cacher-ng", state / "apt-cacher-ng-log", cache_root / "apt"
@@ -68,22 +67,5 @@ def start(state: Path, cache_root: Path, address: str, port: int) -> int:
     raise Egov6Error(f"apt-cacher-ng did not answer on {address}:{port} within 15 s")
 
 
-def running_pid(pidfile: Path) -> int | None:
-    try:
-        pid = int(pidfile.read_text(encoding="utf-8").strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
-
-
 def stop(state: Path) -> None:
-    pidfile = state / "apt-cacher-ng.pid"
-    pid = running_pid(pidfile)
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            if running_pid(pidfile) is None:
-                break
-            time.sleep(0.1)
-    pidfile.unlink(missing_ok=True)
+    daemons.stop(state / "apt-cacher-ng.pid")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import mailbox
-import os
 import signal
 import socket
 import ssl
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from egov6.errors import Egov6Error
+from egov6.lab import daemons
 
 PIDFILE = "mailsink.pid"
 
@@ -61,7 +61,7 @@ def start(state: Path, address: str, port: int, cert: Path, key: Path) -> Path:
     """Starts the sink (or finds it running); returns its Maildir."""
     maildir = state / "mail"
     pidfile = state / PIDFILE
-    if running(pidfile):
+    if daemons.running(pidfile):
         return maildir
     log = (state / "mailsink.log").open("ab")
     process = subprocess.Popen(
@@ -83,25 +83,8 @@ def start(state: Path, address: str, port: int, cert: Path, key: Path) -> Path:
     raise Egov6Error(f"the lab's mail sink did not answer on {address}:{port} within 15 s")
 
 
-def running(pidfile: Path) -> int | None:
-    try:
-        pid = int(pidfile.read_text(encoding="utf-8").strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
-
-
 def stop(state: Path) -> None:
-    pidfile = state / PIDFILE
-    pid = running(pidfile)
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            if running(pidfile) is None:
-                break
-            time.sleep(0.1)
-    pidfile.unlink(missing_ok=True)
+    daemons.stop(state / PIDFILE)
 
 
 def main() -> None:

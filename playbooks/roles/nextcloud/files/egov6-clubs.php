@@ -28,11 +28,12 @@ const CALENDAR_URI = 'verein';
 const MARKER = 'club';
 
 $mode = $argv[1] ?? '';
-if (!in_array($mode, ['plan', 'apply', 'invite'], true)) {
-	fwrite(STDERR, "usage: egov6-clubs.php plan|apply|invite < request.json\n");
+if (!in_array($mode, ['plan', 'apply', 'invite', 'mail'], true)) {
+	fwrite(STDERR, "usage: egov6-clubs.php plan|apply|invite|mail < request.json\n");
 	exit(2);
 }
-$desired = json_decode((string)stream_get_contents(STDIN), true, 16, JSON_THROW_ON_ERROR);
+// mail (the timer): no request, only the welcome mails still pending are sent
+$desired = $mode === 'mail' ? [] : json_decode((string)stream_get_contents(STDIN), true, 16, JSON_THROW_ON_ERROR);
 
 require_once (getenv('EGOV6_NEXTCLOUD_ROOT') ?: '/var/www/nextcloud') . '/lib/base.php';
 // Every enabled app, as occ and the web server load them: files_sharing's listeners accept a new group share for
@@ -105,6 +106,31 @@ function welcome(\OCP\IUser $user): string {
 	}
 }
 
+/** Welcome mails still pending (a relay that refused them, or the door's deferred ones): sent now. */
+function send_pending(bool $apply, array &$changes, array &$skipped): void {
+	$config = \OCP\Server::get(\OCP\IConfig::class);
+	$users = \OCP\Server::get(\OCP\IUserManager::class);
+	$groups = \OCP\Server::get(\OCP\IGroupManager::class);
+	foreach ($config->getUsersForUserValue(APP, 'welcome_pending', '1') as $pending) {
+		$member = $users->get($pending);
+		if ($member === null) {
+			continue;
+		}
+		$club = implode(',', array_map(fn ($g) => substr($g, 7), array_filter($groups->getUserGroupIds($member), fn ($g) => str_starts_with($g, 'verein-'))));
+		if (!$apply) {
+			change($changes, $club, 'welcome', 'send', $pending);
+			continue;
+		}
+		$failed = welcome($member);
+		if ($failed === '') {
+			change($changes, $club, 'welcome', 'send', $pending);
+		} else {
+			$skipped[] = ['club' => $club, 'item' => 'welcome',
+				'reason' => "the relay did not take the mail to $pending (retried on the next apply): $failed"];
+		}
+	}
+}
+
 /** Members (other than the owner) whose every club is offboarded lose access with it. */
 function lone_members(\OCP\IGroup $group, string $owner, array $active_groups): array {
 	$lone = [];
@@ -118,6 +144,12 @@ function lone_members(\OCP\IGroup $group, string $owner, array $active_groups): 
 		}
 	}
 	return $lone;
+}
+
+if ($mode === 'mail') {
+	send_pending(true, $changes, $skipped);
+	echo json_encode(['mode' => $mode, 'changes' => $changes, 'errors' => [], 'unregistered' => [], 'skipped' => $skipped]), "\n";
+	exit(0);
 }
 
 if ($mode === 'invite') {
@@ -156,7 +188,13 @@ if ($mode === 'invite') {
 		$subadmins->createSubAdmin($member, $group);
 	}
 	accept_club_share($uid, $gid, $member->getUID());
-	$mail_error = ($created || $config->getUserValue($member->getUID(), APP, 'welcome_pending', '') === '1') ? welcome($member) : '';
+	$mail_error = '';
+	if ($desired['defer_mail'] ?? false) {
+		// the provisioning door has no way to the relay: the mail timer (egov6-clubs-mail) sends it within a minute
+		$config->setUserValue($member->getUID(), APP, 'welcome_pending', '1');
+	} elseif ($created || $config->getUserValue($member->getUID(), APP, 'welcome_pending', '') === '1') {
+		$mail_error = welcome($member);
+	}
 	$logger->info("egov6: contact invited to club $slug as {$member->getUID()}", ['app' => APP]);
 	echo json_encode(['mode' => $mode, 'account' => $member->getUID(), 'created' => $created,
 		'admin' => $subadmins->isSubAdminOfGroup($member, $group), 'mail_error' => $mail_error]), "\n";
@@ -375,25 +413,7 @@ foreach ($desired['clubs'] as $club) {
 	}
 }
 
-// Welcome mails a relay refused: sent again (each apply until the relay takes them).
-foreach ($config->getUsersForUserValue(APP, 'welcome_pending', '1') as $pending) {
-	$member = $users->get($pending);
-	if ($member === null) {
-		continue;
-	}
-	$club = implode(',', array_map(fn ($g) => substr($g, 7), array_filter($groups->getUserGroupIds($member), fn ($g) => str_starts_with($g, 'verein-'))));
-	if (!$apply) {
-		change($changes, $club, 'welcome', 'send', $pending);
-		continue;
-	}
-	$failed = welcome($member);
-	if ($failed === '') {
-		change($changes, $club, 'welcome', 'send', $pending);
-	} else {
-		$skipped[] = ['club' => $club, 'item' => 'welcome',
-			'reason' => "the relay did not take the mail to $pending (retried on the next apply): $failed"];
-	}
-}
+send_pending($apply, $changes, $skipped);
 
 // Clubs egov6 provisioned (the engine's approvals) that the registry does not list yet: `egov6 clubs adopt`.
 $unregistered = [];
