@@ -116,8 +116,10 @@ def test_egress_allows_only_the_declared_ways_out(host: Any, inventory_vars: dic
     probe = (
         "import socket,sys; s=socket.socket(); s.settimeout(3); sys.exit(s.connect_ex((sys.argv[1], int(sys.argv[2]))))"
     )
-    blocked = host.run(f"python3 -c '{probe}' {bridge} 2525")
-    assert blocked.rc == errno.EAGAIN or "timed out" in blocked.stderr, f"egress to {bridge}:2525 was not dropped"
+    undeclared = "2999"
+    assert ("tcp", undeclared) not in declared
+    blocked = host.run(f"python3 -c '{probe}' {bridge} {undeclared}")
+    assert blocked.rc == errno.EAGAIN or "timed out" in blocked.stderr, f"egress to {bridge}:{undeclared} not dropped"
     # ... while a declared one gets through (the lab's apt cache on the bridge).
     apt = [r for r in inventory_vars["base_firewall_outbound"] if bridge + "/32" in r["destinations_v4"]]
     for rule in apt:
