@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import mailbox
+import os
 import re
 import secrets
 import subprocess
@@ -222,7 +223,29 @@ def _set_password(cloud: Cloud, link: str, password: str) -> None:
     assert answer.status == 200 and json.loads(answer.data)["status"] == "success", answer.data[:300]
 
 
-def test_an_invited_contact_sets_a_password_through_the_mail_and_manages_the_club(cloud: Cloud) -> None:
+def _desktop_sync(cloud: Cloud, contact: User, tmp_path: Path) -> None:
+    """The contact's desktop client (nextcloudcmd) syncs the club folder both ways. The controller has no DNS entry
+    for the lab: the client runs in a mount namespace of its own whose /etc/hosts names the cloud host."""
+    hosts, home, local = tmp_path / "hosts", tmp_path / "home", tmp_path / "club"
+    hosts.write_text(f"127.0.0.1 localhost\n{cloud.address} {cloud.domain}\n", encoding="utf-8")
+    home.mkdir()
+    local.mkdir()
+    netrc = home / ".netrc"  # the password never on a command line
+    netrc.write_text(f"machine {cloud.domain} login {contact.name} password {contact.password}\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    (local / "agenda.txt").write_text("1. Kasse\n", encoding="utf-8")
+    contact.request("PUT", contact.files(f"{OTHER_FOLDER}/from-the-web.txt"), body=b"uploaded in the browser\n")
+    # --trust: the controller does not hold the lab CA in its store; the connection is TLS all the same
+    sync = (f"mount --bind {hosts} /etc/hosts && nextcloudcmd --non-interactive -n --trust "
+            f"--path '/{OTHER_FOLDER}' {local} https://{cloud.domain}")  # fmt: skip
+    done = subprocess.run(["unshare", "-m", "sh", "-c", sync], env={**os.environ, "HOME": str(home)},
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (local / "from-the-web.txt").read_text(encoding="utf-8") == "uploaded in the browser\n"
+    assert contact.request("GET", contact.files(f"{OTHER_FOLDER}/agenda.txt")).data == b"1. Kasse\n"
+
+
+def test_an_invited_contact_sets_a_password_through_the_mail_and_manages_the_club(cloud: Cloud, tmp_path: Path) -> None:
     email = f"kassenwart-{uuid.uuid4().hex[:8]}@example.org"
     result = runner.invoke(app, ["clubs", "invite", STACK, OTHER, email, "--admin"])
     assert result.exit_code == 0, result.output
@@ -234,6 +257,7 @@ def test_an_invited_contact_sets_a_password_through_the_mail_and_manages_the_clu
         _set_password(cloud, link, password)
         contact = User(cloud, account.group(1), password, cloud.pool())
         assert OTHER_FOLDER in _names(contact)  # in the club from the first sign-in
+        _desktop_sync(cloud, contact, tmp_path)
         # the club's group admin manages its own members, and only them
         assert contact.ocs("GET", f"cloud/groups/verein-{OTHER}/users")["http_status"] == 200
         assert contact.ocs("GET", f"cloud/groups/verein-{CLUB}/users")["http_status"] == 403

@@ -427,8 +427,12 @@ foreach ($config->getUsersForUserValue(APP, 'origin', 'engine') as $uid) {
 	}
 }
 
-if ($apply && $changes !== []) {
-	$logger->info('egov6: club spaces applied: ' . count($changes) . ' changes', ['app' => APP]);
+// The provisioning log, in Nextcloud's log beside admin_audit's entries: every change applied, one line each
+// (club, item, action; no personal data: members appear by their egov6 account name only).
+if ($apply) {
+	foreach ($changes as $done) {
+		$logger->info("egov6 club provisioning: {$done['club']} {$done['item']} {$done['action']} {$done['detail']}", ['app' => APP]);
+	}
 }
 echo json_encode(
 	['mode' => $mode, 'changes' => $changes, 'errors' => $errors, 'unregistered' => $unregistered, 'skipped' => $skipped],
