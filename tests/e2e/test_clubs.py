@@ -134,6 +134,11 @@ def test_offboarding_ends_access_at_once_keeps_data_and_deletes_after_retention(
         assert {(c.item, c.action, c.detail) for c in left.changes} == {
             ("access", "disable", "club account"), ("access", "disable", "member")
         }  # fmt: skip
+        trail = subprocess.run(
+            ["ssh", "-F", str(cloud.ssh_config), cloud.host, "sudo grep -h 'egov6 club provisioning' "
+             "/var/log/nextcloud/nextcloud.log"], capture_output=True, text=True, check=True, timeout=60,
+        ).stdout  # fmt: skip
+        assert f"egov6 club provisioning: {CLUB} access disable club account" in trail  # the audit trail
         ours.cookies.clear()
         refused = ours.request("PROPFIND", ours.files(), headers={"Depth": "0"})
         assert (refused.status, b"Account disabled" in refused.data) == (503, True)  # Nextcloud's answer for it
