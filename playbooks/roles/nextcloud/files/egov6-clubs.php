@@ -148,7 +148,9 @@ function lone_members(\OCP\IGroup $group, string $owner, array $active_groups): 
 
 if ($mode === 'mail') {
 	send_pending(true, $changes, $skipped);
-	echo json_encode(['mode' => $mode, 'changes' => $changes, 'errors' => [], 'unregistered' => [], 'skipped' => $skipped]), "\n";
+	if ($changes !== [] || $skipped !== []) {  // the journal hears of the timer only when there was mail to send
+		echo json_encode(['mode' => $mode, 'changes' => $changes, 'skipped' => $skipped]), "\n";
+	}
 	exit(0);
 }
 
