@@ -84,15 +84,17 @@ def data_categories(cfg: StackConfig, journal_retention: str) -> list[DataCatego
         "no backup job runs yet (planned)"
     )
     art6_e = "GDPR Art. 6(1)(e) with the municipal statutes (public task)"
+    # egov6 clubs apply: offboarding ends access at once; the space goes after the retention (egov6-clubs.php)
+    club_time = f"while the club uses the service, then {cfg.nextcloud.club_retention_days} days after offboarding"
     return [
         DataCategory("cloud", "Club files", "club members, people named in club documents",
                      "document sharing for clubs", "GDPR Art. 6(1)(b)/(e); club's own consent where needed",
-                     "while the club uses the service", "offboarding deletes club folder and account"),
+                     club_time, "the first apply after the retention deletes the club folder and account"),
         DataCategory("cloud", "Calendars", "club members", "shared club calendars (CalDAV)", art6_e,
-                     "while the club uses the service", "deleted with the club's functional account"),
-        DataCategory("cloud", "Contact data of clubs", "club contact persons",
-                     "setting up and supporting club spaces", art6_e,
-                     "while the club uses the service", "removed from the club registry at offboarding"),
+                     club_time, "deleted with the club's functional account"),
+        DataCategory("cloud", "Contact data of clubs", "club contact persons (e-mail address, account)",
+                     "setting up and supporting club spaces", art6_e, club_time,
+                     "accounts only in the offboarded club are deleted with its space; none in the repository"),
         DataCategory("flow", "Workflow case data", "applicants (citizens, clubs)",
                      "processing OZG applications and e-government procedures", art6_e,
                      "per the procedure's records schedule", "deleted or archived when the case is closed"),
