@@ -47,8 +47,11 @@ def test_mocked_program_outputs_become_an_inventory_host_by_host(name: str, tmp_
         assert pinned == list(out.host_keys), f"{host.name}: known_hosts does not pin the outputs' host keys"
         assert f"Host {host.name} {out.ipv4}\n  HostName {out.ipv4}\n  HostKeyAlias {host.name}\n" in ssh_config
         assert set(out.volumes) == {v.purpose for v in host.volumes}
-    assert ssh_config.count("StrictHostKeyChecking yes") == len(stack.topology.hosts)
-    assert "StrictHostKeyChecking no" not in ssh_config and "UserKnownHostsFile /dev/null" not in ssh_config
+    options = [line.split(None, 1) for line in ssh_config.splitlines() if line.startswith("  ")]
+    checking = [value for option, value in options if option == "StrictHostKeyChecking"]
+    assert checking == ["yes"] * len(stack.topology.hosts)  # on for every host, never anything else
+    known = {value for option, value in options if option == "UserKnownHostsFile"}
+    assert known == {str(tmp_path / "local" / "known_hosts")}  # only the pinned keys, nothing discarded
     assert inventory["vars"]["ansible_user"] == "egov6"
 
     key = tmp_path / "local" / "automation_ed25519"

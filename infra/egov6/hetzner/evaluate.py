@@ -38,10 +38,12 @@ def _stable_number(key: str) -> int:
 
 def _mock_ssh_key(name: str, algorithm: str) -> dict[str, str]:
     """A key pair in the shape pulumi_tls returns, derived from the name: well-formed for known_hosts and user-data,
-    never a usable key (the public half is a digest, the private half says what it is)."""
+    never a usable key. The public half is a digest; the private half is a plain sentence with no key material and
+    no PEM armour, which still names itself a private key, so that the no-plaintext-secrets rule (ENC-02) catches it
+    wherever it would be declared in plain text."""
     kind = {"ED25519": "ssh-ed25519", "RSA": "ssh-rsa"}[algorithm]
     blob = base64.b64encode(kind.encode() + hashlib.sha256(name.encode()).digest()).decode()
-    private = f"-----BEGIN OPENSSH PRIVATE KEY-----\nmock key of {name}\n-----END OPENSSH PRIVATE KEY-----\n"
+    private = f"mock key of {name}: OPENSSH PRIVATE KEY stand-in, no key material\n"
     return {"publicKeyOpenssh": f"{kind} {blob}\n", "privateKeyOpenssh": private}
 
 
