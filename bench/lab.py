@@ -77,7 +77,7 @@ def main() -> None:
             print(f"base image build (cold, debootstrap): {time.perf_counter() - began:.1f} s")
     try:
         reports: list[UpReport] = []
-        times, _first, _rc = up(stack, lambda: reports.append(provision_lab(backend)))
+        times, _first = up(stack, lambda: reports.append(provision_lab(backend)))
         report, hosts = reports[0], len(stack.topology.hosts)
         print(f"image build during this up: {'yes' if report.image_built else 'no (cached)'}")
         print(f"host creation (cached image, unpack + boot to the pinned host key): "

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from egov6.clubs.registry import ClubRegistry, load_registry
 from egov6.clubs.spaces import ClubRun, desired_state, run_provisioner
@@ -29,6 +30,7 @@ from egov6.secrets import stage_environment_secrets, stage_generated_secrets, wr
 from egov6.topology import Topology, build_topology
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 AUTOMATION_KEY = "automation_ed25519"
 
 
@@ -83,15 +85,17 @@ def stack_outputs(stack: Stack, saved: Path | None = None, refresh: bool = False
     stack's own (``.egov6/<stack>/outputs.json``, root-only: the lab writes it; for a cloud stack it is Pulumi's,
     fetched again with ``refresh`` or when missing)."""
     kept = outputs_path(stack.name)
-    if saved is not None:
+    if saved is not None and saved.resolve() != kept.resolve():
         outputs, source = read_outputs(saved), str(saved)
     elif stack.is_lab or (kept.is_file() and not refresh):
-        outputs, source = read_outputs(kept), f"the saved outputs of stack {stack.name} ({kept})"
+        # the stack's own document, read and kept as it is
+        outputs = read_outputs(kept)
+        check_against(outputs, stack.topology, f"the saved outputs of stack {stack.name} ({kept})")
+        return outputs
     else:
         outputs, source = pulumi_outputs(stack), f"the Pulumi outputs of stack {stack.name}"
-    check_against(outputs, stack.topology, source)
-    if saved is None or saved.resolve() != outputs_path(stack.name).resolve():
-        write_outputs(outputs_path(stack.name), outputs)
+    check_against(outputs, stack.topology, source)  # a foreign document never replaces the stack's own
+    write_outputs(kept, outputs)
     return outputs
 
 
@@ -181,7 +185,7 @@ def verify(stack: Stack, extra: list[str] | None = None, on_logs: Progress | Non
 class UpTimes:
     stages: dict[str, float] = field(default_factory=dict)
 
-    def timed(self, stack: str, stage: str, work: Callable[[], object]) -> object:
+    def timed(self, stack: str, stage: str, work: Callable[[], T]) -> T:
         began = time.monotonic()
         try:
             return work()
@@ -211,29 +215,25 @@ def up(
     *,
     on_event: EventSink | None = None,
     progress: Progress = lambda _message: None,
-) -> tuple[UpTimes, RunResult, int]:
-    """provision (lab backend or policies + ``pulumi up``) → outputs → inventory → converge → verify."""
+) -> tuple[UpTimes, RunResult]:
+    """provision (lab backend or policies + ``pulumi up``) → outputs → inventory → converge → clubs → verify."""
     times = UpTimes()
     times.timed(stack.name, "provision", provision)
     progress("reading the stack outputs")
     outputs = times.timed(stack.name, "outputs", lambda: stack_outputs(stack, refresh=True))
-    assert isinstance(outputs, StackOutputs)
     progress("writing the inventory, known_hosts and secrets from the outputs")
     times.timed(stack.name, "inventory", lambda: write_stack_inventory(stack, outputs))
     progress(f"converging stack {stack.name} (playbooks/site.yml)")
     result = times.timed(stack.name, "converge", lambda: _converged(stack, on_event))
-    assert isinstance(result, RunResult)
     if stack.topology.by_role("cloud"):
         progress(f"club spaces: {len(stack.clubs.clubs)} clubs of clubs/{stack.name}.yaml to the cloud host")
         clubs = times.timed(stack.name, "clubs", lambda: apply_clubs(stack))
-        assert isinstance(clubs, ClubRun)
         progress(f"club spaces: {clubs.clubs_changed} clubs changed ({len(clubs.changes)} items)")
     progress(f"verifying stack {stack.name} with testinfra (tests/hosts)")
     rc = times.timed(stack.name, "verify", lambda: verify(stack, on_logs=progress))
-    assert isinstance(rc, int)
     if rc:
         raise StageFailed(stack.name, "verify", Egov6Error(f"pytest exit {rc}"))
-    return times, result, rc
+    return times, result
 
 
 def apply_clubs(stack: Stack) -> ClubRun:

@@ -104,14 +104,18 @@ def read_outputs(path: Path) -> StackOutputs:
     return parse_outputs(data, str(path))
 
 
-def write_outputs(path: Path, outputs: StackOutputs) -> None:
-    """Root-only, written whole or not at all (a torn document would lose the stack's secrets)."""
+def write_private_json(path: Path, data: Any) -> None:
+    """Root-only, written whole or not at all (a torn document would lose the secrets in it)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        json.dump(outputs.document(), file, indent=2)
+        json.dump(data, file, indent=2)
     partial.replace(path)
+
+
+def write_outputs(path: Path, outputs: StackOutputs) -> None:
+    write_private_json(path, outputs.document())
 
 
 def check_against(outputs: StackOutputs, topology: Topology, source: str) -> None:

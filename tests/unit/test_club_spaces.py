@@ -118,3 +118,9 @@ def test_an_unreachable_cloud_says_so_and_reports_nothing_done(
     )
     with pytest.raises(Egov6Error, match=f"egov6-lab-cloud1: the club provisioner failed .*{expected}"):
         spaces.run_provisioner(stack.topology, "apply", desired_state(stack.clubs, stack.config))
+
+
+def test_an_invitation_to_no_address_is_refused_before_the_cloud_host_is_asked() -> None:
+    result = runner.invoke(app, ["clubs", "invite", "lab", "tv-birstein", "not-an-address"])
+    assert result.exit_code == 2
+    assert "not an e-mail address" in result.output and "nothing was applied" in result.output

@@ -83,14 +83,17 @@ def show_run(stack: str, run: ClubRun) -> None:
 
 
 def run_clubs(stack: str, mode: Mode, registry_file: Path | None = None) -> ClubRun:
-    loaded, registry = _loaded(stack, registry_file)
+    return _run_clubs(*_loaded(stack, registry_file), mode)
+
+
+def _run_clubs(loaded: Stack, registry: ClubRegistry, mode: Mode) -> ClubRun:
     step(f"{mode} of {len(registry.clubs)} club spaces on the cloud host of stack {loaded.name}")
     began = time.monotonic()
     run = run_provisioner(loaded.topology, mode, desired_state(registry, loaded.config))
     run.seconds = time.monotonic() - began
     show_run(loaded.name, run)
     if run.errors:
-        raise Egov6Error(f"{len(run.errors)} clubs failed; the next `egov6 clubs apply {stack}` retries them")
+        raise Egov6Error(f"{len(run.errors)} clubs failed; the next `egov6 clubs apply {loaded.name}` retries them")
     if not run.changes:
         ok(f"club spaces of {loaded.name}: as declared ({len(registry.clubs)} clubs, {run.seconds:.1f} s)")
     else:
@@ -117,8 +120,8 @@ def apply(stack: StackArg, registry: RegistryOption = None) -> None:
 @handle_errors
 def adopt(stack: StackArg) -> None:
     """Write the clubs the engine approved (provisioned, not yet in the registry) into clubs/<stack>.yaml."""
-    run = run_clubs(stack, "plan")
     loaded = Stack.load(stack)
+    run = _run_clubs(loaded, loaded.clubs, "plan")
     path = registry_path(loaded.name)
     if not run.unregistered:
         ok(f"nothing to adopt: every club space egov6 provisioned is in clubs/{path.name}")
@@ -172,7 +175,7 @@ def invite_command(
     if clubs[slug].state != "active":
         raise Egov6Error(f"club {slug} is offboarded: nobody is invited to it")
     if not EMAIL_PATTERN.match(email):
-        raise ConfigError("arguments", [("EMAIL", f"{email!r} is not an e-mail address")], "argument")
+        raise typer.BadParameter(f"{email!r} is not an e-mail address (nothing was applied)", param_hint="EMAIL")
     result = invite(loaded.topology, slug, email, admin)
     role = "its group admin" if result.admin else "a member"
     ok(f"{'created' if result.created else 'kept'} account {result.account} as {role} of club {slug}")

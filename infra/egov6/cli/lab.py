@@ -176,7 +176,7 @@ def main_job(stack: str, yes: bool = False) -> None:
         from egov6.cli.stacks import provision_cloud
 
         provision = functools.partial(provision_cloud, loaded, yes)
-    times, result, _rc = up(loaded, provision, on_event=_print_event, progress=step)
+    times, result = up(loaded, provision, on_event=_print_event, progress=step)
     _show_run(loaded.name, result)
     _summary(loaded.topology, times.stages)
 

@@ -74,26 +74,34 @@ def cloud_host(topology: Topology) -> str:
     return hosts[0].name
 
 
-def run_provisioner(topology: Topology, mode: Mode, desired: dict[str, Any], timeout: float = 3600) -> ClubRun:
-    """Runs the cloud host's provisioner over the stack's SSH connection; a host that cannot be reached or a run
-    that fails says so, and nothing is reported as done that was not."""
+def _ask(topology: Topology, mode: str, request: dict[str, Any], what: str, timeout: float) -> dict[str, Any]:
+    """One run of the cloud host's provisioner over the stack's SSH connection (pinned host key, automation
+    account), the request on stdin, its JSON answer back; a host that cannot be reached or a run that fails says
+    so, and nothing is reported as done that was not."""
     ssh_config = local_dir(topology.stack) / "ssh_config"
     if not ssh_config.is_file():
         raise Egov6Error(f"no ssh config for stack {topology.stack}: run `egov6 inventory {topology.stack}` first")
     host = cloud_host(topology)
-    command = f"sudo -n {PROVISIONER} {mode}"
     try:
         done = subprocess.run(
-            ["ssh", "-F", str(ssh_config), host, command],
-            input=json.dumps(desired), capture_output=True, text=True, timeout=timeout, check=False,
+            ["ssh", "-F", str(ssh_config), host, f"sudo -n {PROVISIONER} {mode}"],
+            input=json.dumps(request), capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        raise Egov6Error(f"{host}: the club provisioner did not finish within {timeout:.0f} s") from None
+        raise Egov6Error(f"{host}: {what} did not finish within {timeout:.0f} s") from None
     try:
-        answer = json.loads(done.stdout.strip().splitlines()[-1])
+        answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no answer"]
-        raise Egov6Error(f"{host}: the club provisioner failed (exit {done.returncode}): {detail[0]}") from None
+        raise Egov6Error(f"{host}: {what} failed (exit {done.returncode}): {detail[0]}") from None
+    if answer.get("error"):
+        raise Egov6Error(f"{host}: {answer['error']}")
+    return answer
+
+
+def run_provisioner(topology: Topology, mode: Mode, desired: dict[str, Any], timeout: float = 3600) -> ClubRun:
+    """Plans or applies the desired state on the cloud host."""
+    answer = _ask(topology, mode, desired, "the club provisioner", timeout)
     return ClubRun(
         mode=mode,
         changes=[Change(**change) for change in answer["changes"]],
@@ -113,18 +121,5 @@ class Invitation:
 
 def invite(topology: Topology, slug: str, email: str, admin: bool, timeout: float = 300) -> Invitation:
     """Invites a club contact on the cloud host: account, group (sub-admin with ``admin``), welcome mail."""
-    ssh_config = local_dir(topology.stack) / "ssh_config"
-    host = cloud_host(topology)
-    request = {"club": slug, "email": email, "admin": admin}
-    done = subprocess.run(
-        ["ssh", "-F", str(ssh_config), host, f"sudo -n {PROVISIONER} invite"],
-        input=json.dumps(request), capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
-    try:
-        answer = json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no answer"]
-        raise Egov6Error(f"{host}: the invitation failed (exit {done.returncode}): {detail[0]}") from None
-    if answer.get("error"):
-        raise Egov6Error(f"{host}: {answer['error']}")
+    answer = _ask(topology, "invite", {"club": slug, "email": email, "admin": admin}, "the invitation", timeout)
     return Invitation(answer["account"], answer["created"], answer["admin"], answer["mail_error"])

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
-from egov6.errors import Egov6Error
 from egov6.lab import daemons
 
 # The package's empty default backend picked a mirror that answered 503 here: name it explicitly.
@@ -55,16 +53,13 @@ def start(state: Path, cache_root: Path, address: str, port: int) -> int:
         start_new_session=True,
     )
     pidfile.write_text(str(process.pid), encoding="utf-8")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://{address}:{port}/acng-report.html", timeout=2):
-                return process.pid
-        except OSError:
-            if process.poll() is not None:
-                raise Egov6Error(f"apt-cacher-ng exited at start; see {logs / 'stdout.log'}") from None
-            time.sleep(0.2)
-    raise Egov6Error(f"apt-cacher-ng did not answer on {address}:{port} within 15 s")
+
+    def answers() -> bool:
+        with urllib.request.urlopen(f"http://{address}:{port}/acng-report.html", timeout=2):
+            return True
+
+    daemons.wait_until_answering(process, answers, f"apt-cacher-ng on {address}:{port}", logs / "stdout.log")
+    return process.pid
 
 
 def stop(state: Path) -> None:

@@ -33,6 +33,7 @@ from egov6.lab.paths import LabPaths
 from egov6.lab.provision import HostKeys, lab_outputs, load_host_keys, save_host_keys, seed
 from egov6.lab.shell import run
 from egov6.outputs import StackOutputs, outputs_path, read_outputs, write_outputs
+from egov6.secrets import write_secret
 from egov6.topology import Topology
 
 Progress = Callable[[str], None]
@@ -184,8 +185,7 @@ class LabBackend:
         ca = KeyPair(outputs.lab_ca.private_key.get_secret_value(), outputs.lab_ca.certificate)
         pair = server_certificate(ca, self.topology.gateway)
         cert, key = self.paths.state / "mailsink.crt", self.paths.state / "mailsink.key"
-        key.touch(mode=0o600)
-        key.write_text(pair.private_key, encoding="utf-8")
+        write_secret(key, pair.private_key)
         cert.write_text(pair.public_key, encoding="utf-8")
         mailsink.start(self.paths.state, self.topology.gateway, self.lab.mail_sink_port, cert, key)
 

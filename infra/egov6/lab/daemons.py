@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from egov6.errors import Egov6Error
 
 
 def running(pidfile: Path) -> int | None:
@@ -26,3 +30,20 @@ def stop(pidfile: Path, timeout: float = 5) -> None:
         while running(pidfile) is not None and time.monotonic() < deadline:
             time.sleep(0.1)
     pidfile.unlink(missing_ok=True)
+
+
+def wait_until_answering(
+    process: subprocess.Popen[bytes], answers: Callable[[], bool], what: str, log: Path, timeout: float = 15
+) -> None:
+    """Waits until ``answers()`` (an OSError counts as no) or the process ends (its log says why)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if answers():
+                return
+        except OSError:
+            pass
+        if process.poll() is not None:
+            raise Egov6Error(f"{what} exited at start; see {log}")
+        time.sleep(0.2)
+    raise Egov6Error(f"{what} did not answer within {timeout:.0f} s; see {log}")

@@ -19,7 +19,6 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
-from egov6.errors import Egov6Error
 from egov6.lab import daemons
 
 PIDFILE = "mailsink.pid"
@@ -70,17 +69,13 @@ def start(state: Path, address: str, port: int, cert: Path, key: Path) -> Path:
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     pidfile.write_text(str(process.pid), encoding="utf-8")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((address, port), timeout=1) as sock:
-                if sock.recv(64).startswith(b"220"):
-                    return maildir
-        except OSError:
-            if process.poll() is not None:
-                raise Egov6Error(f"the lab's mail sink exited at start; see {state / 'mailsink.log'}") from None
-            time.sleep(0.2)
-    raise Egov6Error(f"the lab's mail sink did not answer on {address}:{port} within 15 s")
+
+    def answers() -> bool:
+        with socket.create_connection((address, port), timeout=1) as sock:
+            return sock.recv(64).startswith(b"220")
+
+    daemons.wait_until_answering(process, answers, f"the lab's mail sink on {address}:{port}", state / "mailsink.log")
+    return maildir
 
 
 def stop(state: Path) -> None:

@@ -8,13 +8,12 @@ alone is what a second admin needs to converge the lab.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 from egov6.bootstrap import AUTOMATION_USER, HOST_KEY_TYPES, KeyPair, user_data
 from egov6.lab.keys import new_lab_ca, new_ssh_key
-from egov6.outputs import AutomationOutput, HostOutput, LabCaOutput, StackOutputs
+from egov6.outputs import AutomationOutput, HostOutput, LabCaOutput, StackOutputs, write_private_json
 from egov6.secrets import generated_secrets, new_secret
 from egov6.topology import Topology
 
@@ -76,12 +75,9 @@ def load_host_keys(path: Path) -> HostKeys:
 
 
 def save_host_keys(path: Path, keys: HostKeys) -> None:
-    data = {host: {kind: asdict(pair) for kind, pair in pairs.items()} for host, pairs in keys.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path.with_suffix(".partial"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        json.dump(data, file)
-    path.with_suffix(".partial").replace(path)
+    write_private_json(
+        path, {host: {kind: asdict(pair) for kind, pair in pairs.items()} for host, pairs in keys.items()}
+    )
 
 
 def seed(outputs: StackOutputs, host: str, keys: HostKeys) -> dict[str, str]:
