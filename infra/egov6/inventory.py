@@ -129,6 +129,7 @@ def write_inventory(
         "base_admin_ranges": [str(r) for r in cfg.admin_ranges],
         "base_automation_user": connection.automation_user,
         "base_automation_key": connection.automation_key,
+        **_backup_vars(topology),
     }
     _dump(folder / "group_vars" / "all" / "egov6.yml", topology.stack, common)
     for role, rules in topology.rules.items():
@@ -141,6 +142,27 @@ def write_inventory(
         }
         _dump(folder / "group_vars" / role / "egov6.yml", topology.stack, role_vars)
     return folder
+
+
+def backup_repository_root(topology: Topology) -> str:
+    """Where the backup host keeps one borg repository per client: on its data volume."""
+    return f"{VOLUME_MOUNTS['data']}/borg"
+
+
+def _backup_vars(topology: Topology) -> dict[str, Any]:
+    """The backup target the service hosts write to: the stack's backup host (a Storage Box target is declared
+    but not set up by the roles yet, and they say so)."""
+    cfg = topology.config
+    servers = topology.by_role("backup")
+    if cfg.backup.target != "host" or not servers:
+        return {"backup_server": ""}
+    return {
+        "backup_server": servers[0].name,
+        "backup_server_address": servers[0].private_ip,
+        "backup_repository_root": backup_repository_root(topology),
+        "borg_server_root": backup_repository_root(topology),
+        "backup_schedule": cfg.backup.schedule,
+    }
 
 
 def service_vars(topology: Topology, role: str, local_dir: Path | None) -> dict[str, Any]:

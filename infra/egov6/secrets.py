@@ -64,6 +64,12 @@ def generated_secrets(topology: Topology) -> list[GeneratedSecret]:
                 for user in cfg.workflow.openid.users
             ),
         ]
+    # one borg passphrase per service host: a stolen host opens only its own repository
+    wanted += [
+        GeneratedSecret(f"borg-{host.name}", 48, f"the passphrase of {host.name}'s borg repository")
+        for host in topology.hosts
+        if host.role in ("cloud", "flow")
+    ]
     return wanted
 
 

@@ -45,11 +45,14 @@ class Cloud:
     def pool(self) -> urllib3.HTTPSConnectionPool:
         return https_pool(self.address, self.domain, self.ca, read_timeout=600)
 
+    def root(self, command: str) -> subprocess.CompletedProcess[str]:
+        """One command as root on the cloud host (through the pinned SSH config); the caller judges the result."""
+        return subprocess.run(["ssh", "-F", str(self.ssh_config), self.host, f"sudo {command}"],
+                              capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+
     def occ(self, *args: str, env: dict[str, str] | None = None) -> str:
         assignments = " ".join(f"{k}={v}" for k, v in (env or {}).items())
-        command = f"sudo env {assignments} egov6-occ {' '.join(args)}"
-        done = subprocess.run(["ssh", "-F", str(self.ssh_config), self.host, command],
-                              capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+        done = self.root(f"env {assignments} egov6-occ {' '.join(args)}")
         if done.returncode != 0:
             raise RuntimeError(f"occ {' '.join(args)} failed: {done.stdout} {done.stderr}")
         return done.stdout
@@ -57,8 +60,7 @@ class Cloud:
     def remove_club(self, slug: str) -> None:
         """A club space a test made (group, club account with its folder and calendar), gone again."""
         for command in (f"user:delete club-{slug}", f"group:delete verein-{slug}"):
-            done = subprocess.run(["ssh", "-F", str(self.ssh_config), self.host, f"sudo egov6-occ {command}"],
-                                  capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+            done = self.root(f"egov6-occ {command}")
             assert done.returncode == 0 or "not exist" in done.stdout + done.stderr, done.stdout + done.stderr
 
     def user(self, name: str, password: str, group: str | None = None, quota: str | None = None) -> User:

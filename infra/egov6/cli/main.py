@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from egov6.cli import audit, clubs, lab, stacks
+from egov6.cli import audit, backup, clubs, lab, stacks
 from egov6.cli.console import handle_errors
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(lab.lab_app, name="lab")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(stacks.stack_app, name="stack")
 app.add_typer(clubs.clubs_app, name="clubs")
+app.add_typer(backup.backup_app, name="backup")
 
 
 @app.command()

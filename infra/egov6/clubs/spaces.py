@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from egov6.clubs.registry import Club, ClubRegistry, quota_gb
 from egov6.config.schema import StackConfig
 from egov6.errors import Egov6Error
-from egov6.outputs import local_dir
+from egov6.remote import on_host
 from egov6.topology import Topology
 
 PROVISIONER = "/usr/local/sbin/egov6-clubs"  # the nextcloud role installs it
@@ -78,17 +77,8 @@ def _ask(topology: Topology, mode: str, request: dict[str, Any], what: str, time
     """One run of the cloud host's provisioner over the stack's SSH connection (pinned host key, automation
     account), the request on stdin, its JSON answer back; a host that cannot be reached or a run that fails says
     so, and nothing is reported as done that was not."""
-    ssh_config = local_dir(topology.stack) / "ssh_config"
-    if not ssh_config.is_file():
-        raise Egov6Error(f"no ssh config for stack {topology.stack}: run `egov6 inventory {topology.stack}` first")
     host = cloud_host(topology)
-    try:
-        done = subprocess.run(
-            ["ssh", "-F", str(ssh_config), host, f"sudo -n {PROVISIONER} {mode}"],
-            input=json.dumps(request), capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise Egov6Error(f"{host}: {what} did not finish within {timeout:.0f} s") from None
+    done = on_host(topology.stack, host, f"sudo -n {PROVISIONER} {mode}", what, timeout, json.dumps(request))
     try:
         answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):

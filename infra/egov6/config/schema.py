@@ -198,6 +198,9 @@ class BackupConfig(Strict):
     )
     schedule: str = Field("02:30", pattern=TIME_OF_DAY, description="Daily start, local time (Europe/Berlin)")
     retention: Retention = Field(Retention(), description="How many backups are kept")
+    max_age_hours: int = Field(
+        26, ge=2, le=24 * 8, description="`egov6 backup status` fails when a host's newest archive is older"
+    )
 
 
 class TurnConfig(Strict):

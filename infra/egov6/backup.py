@@ -1,0 +1,134 @@
+"""Backups of a stack's service hosts: run, list, check and export keys, from the controller.
+
+The work happens on the hosts (the backup role's ``egov6-backup``): each service host holds its own backup key,
+which the backup host lets only append to that host's repository, and its repository's passphrase. The controller
+asks over the stack's SSH connection and reads the answers; no passphrase or archive content passes through it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from egov6.errors import Egov6Error
+from egov6.remote import on_host
+from egov6.topology import Topology
+
+CLIENT = "/usr/local/sbin/egov6-backup"  # the backup role installs it
+SERVICE = "egov6-backup.service"
+
+
+def clients(topology: Topology, only: str | None = None) -> list[str]:
+    """The hosts that back up (cloud and flow), or the one asked for; a stack without a backup host says so."""
+    cfg = topology.config
+    if cfg.backup.target != "host" or not topology.by_role("backup"):
+        raise Egov6Error(
+            f"stack {topology.stack} backs up to a {cfg.backup.target}, which egov6 does not set up yet: only a "
+            "backup host (backup.target: host) is enforced today"
+        )
+    names = [h.name for h in topology.hosts if h.role in ("cloud", "flow")]
+    if only is None:
+        return names
+    if only not in names:
+        raise Egov6Error(f"{only} is not a host that backs up in stack {topology.stack} (those: {', '.join(names)})")
+    return [only]
+
+
+def _answer(topology: Topology, host: str, command: str, what: str, timeout: float) -> Any:
+    done = on_host(topology.stack, host, f"sudo -n {CLIENT} {command}", what, timeout)
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no answer"]
+        raise Egov6Error(f"{host}: {what} failed (exit {done.returncode}): {detail[0]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@dataclass(frozen=True)
+class Archive:
+    name: str
+    time: dt.datetime  # aware, UTC
+
+
+def _archive(data: dict[str, str]) -> Archive:
+    when = dt.datetime.fromisoformat(data["time"])  # with its offset (egov6-backup adds the host's zone)
+    if when.tzinfo is None:
+        raise Egov6Error(f"archive {data['name']}: a time without its zone ({data['time']})")
+    return Archive(data["name"], when.astimezone(dt.UTC))
+
+
+@dataclass(frozen=True)
+class BackupRun:
+    host: str
+    archive: str
+    seconds: float
+    files: int
+    original_size: int
+    deduplicated_size: int
+
+
+def run(topology: Topology, host: str, timeout: float = 6 * 3600) -> BackupRun:
+    """One backup of ``host`` now, through its systemd unit (the same run the timer starts; a failure leaves the
+    unit failed, which `systemctl --failed` and `egov6 backup status` show)."""
+    done = on_host(topology.stack, host, f"sudo -n systemctl start {SERVICE}", "the backup", timeout)
+    if done.returncode != 0:
+        read = f"sudo -n journalctl --no-pager -o cat -n 4 -u {SERVICE}"
+        journal = on_host(topology.stack, host, read, "reading the journal", 60)
+        why = [line for line in journal.stdout.splitlines() if "egov6-backup:" in line]
+        raise Egov6Error(f"{host}: the backup failed: {why[-1] if why else done.stderr.strip()}")
+    record = _answer(topology, host, "last", "reading the backup's result", 60)
+    return BackupRun(host, record["archive"], record["seconds"], record["files"], record["original_size"],
+                     record["deduplicated_size"])  # fmt: skip
+
+
+def archives(topology: Topology, host: str) -> list[Archive]:
+    return [_archive(a) for a in _answer(topology, host, "list", "listing the archives", 600)]
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    host: str
+    last: Archive | None
+    age: dt.timedelta | None
+    check: str  # "ok", or what borg check found
+    problem: str  # empty: fine
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def assess(host: str, answer: dict[str, Any], max_age_hours: int, now: dt.datetime) -> HostStatus:
+    """A host's backup state as the team needs it: the newest archive, its age and borg's check, with the problem
+    in words when there is one."""
+    last = _archive(answer["last"]) if answer.get("last") else None
+    age = now - last.time if last else None
+    check = str(answer.get("check", ""))
+    if last is None or age is None:
+        problem = "no archive yet"
+    elif age > dt.timedelta(hours=max_age_hours):
+        problem = f"the newest archive is {age.total_seconds() / 3600:.0f} h old (more than {max_age_hours} h)"
+    elif check != "ok":
+        problem = f"borg check failed: {check}"
+    else:
+        problem = ""
+    return HostStatus(host, last, age, check, problem)
+
+
+def status(topology: Topology, host: str, now: dt.datetime | None = None) -> HostStatus:
+    """The newest archive of ``host`` and `borg check` of its repository and that archive; a target that cannot
+    be reached is a problem of that host, not an exception (status reports every host)."""
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        answer = _answer(topology, host, "status", "the backup status", 3600)
+    except Egov6Error as exc:
+        return HostStatus(host, None, None, "not run", str(exc))
+    return assess(host, answer, topology.config.backup.max_age_hours, now)
+
+
+def export_key(topology: Topology, host: str) -> str:
+    """The repository key of ``host`` (borg's key file, still protected by the passphrase)."""
+    done = on_host(topology.stack, host, f"sudo -n {CLIENT} export-key", "the key export", 120)
+    if done.returncode != 0 or not done.stdout.startswith("BORG_KEY "):
+        raise Egov6Error(f"{host}: the key export failed: {(done.stderr or done.stdout).strip()[-300:]}")
+    return done.stdout
