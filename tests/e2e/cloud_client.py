@@ -20,7 +20,7 @@ from xml.etree import ElementTree
 import urllib3
 
 from egov6.lab.paths import LabPaths
-from tests.e2e.lab_service import first_host, https_pool
+from tests.e2e.lab_service import as_root, first_host, https_pool
 
 DAV = "{DAV:}"
 CHUNK = 10 * 1024 * 1024
@@ -47,8 +47,7 @@ class Cloud:
 
     def root(self, command: str) -> subprocess.CompletedProcess[str]:
         """One command as root on the cloud host (through the pinned SSH config); the caller judges the result."""
-        return subprocess.run(["ssh", "-F", str(self.ssh_config), self.host, f"sudo {command}"],
-                              capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+        return as_root(self.ssh_config, self.host, command)
 
     def occ(self, *args: str, env: dict[str, str] | None = None) -> str:
         assignments = " ".join(f"{k}={v}" for k, v in (env or {}).items())

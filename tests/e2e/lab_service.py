@@ -3,6 +3,8 @@ pool to the host's address under the service's name (SNI and certificate check a
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +30,11 @@ def https_pool(address: str, domain: str, ca: Path, read_timeout: float) -> urll
         ca_certs=str(ca), cert_reqs="CERT_REQUIRED", maxsize=8, retries=False,
         timeout=urllib3.Timeout(connect=5, read=read_timeout),
     )  # fmt: skip
+
+
+def as_root(ssh_config: Path, host: str, command: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """One shell command as root on a lab host (through the pinned SSH config); the caller judges the result."""
+    done = subprocess.run(["ssh", "-F", str(ssh_config), host, f"sudo sh -c {shlex.quote(command)}"],
+                          input=stdin, capture_output=True, check=False, timeout=900)  # fmt: skip
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(errors="replace"),
+                                       done.stderr.decode(errors="replace"))  # fmt: skip

@@ -111,7 +111,9 @@ def test_an_unreachable_cloud_says_so_and_reports_nothing_done(
     from egov6.orchestrate import Stack
 
     stack = Stack.load("lab")
-    monkeypatch.setattr(spaces, "local_dir", lambda _stack: tmp_path)
+    from egov6 import remote
+
+    monkeypatch.setattr(remote, "local_dir", lambda _stack: tmp_path)
     (tmp_path / "ssh_config").write_text("", encoding="utf-8")
     monkeypatch.setattr(
         subprocess, "run", lambda *_a, **_k: subprocess.CompletedProcess([], returncode, stdout, stderr)

@@ -19,8 +19,9 @@ EXPECTED_PRODUCTION = {
     "Network": 1, "NetworkSubnet": 1, "Firewall": 2, "SshKey": 1, "PlacementGroup": 1,
     "PrimaryIp": 4, "Server": 2, "Rdns": 4, "Volume": 3, "VolumeAttachment": 3,
     "Zone": 1, "ZoneRrset": 8, "StorageBox": 1, "StorageBoxSubaccount": 2,
-    # Storage Box passwords (3) and the generated secrets of the roles (9: cloud 4, engine 5 with no built-in user)
-    "RandomPassword": 3 + 9,
+    # Storage Box passwords (3), the generated secrets of the roles (9: cloud 4, engine 5 with no built-in user)
+    # and a borg passphrase per service host (2)
+    "RandomPassword": 3 + 9 + 2,
     # the automation key and two host keys (Ed25519, RSA) per server
     "PrivateKey": 1 + 2 * 2,
     # components

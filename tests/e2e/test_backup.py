@@ -1,0 +1,200 @@
+"""Backups on the lab (marked `lab`): `egov6 backup run` makes an encrypted archive per service host on the backup
+host, the archive restores a member's file and the database, a stolen client key cannot destroy what the
+repository holds, and a backup target that is down or a damaged repository is reported loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from egov6.cli.main import app
+from egov6.lab.paths import LabPaths
+from egov6.orchestrate import Stack
+from tests.e2e.cloud_client import Cloud, User
+from tests.e2e.lab_service import as_root
+
+pytestmark = pytest.mark.lab
+runner = CliRunner()
+STACK = "lab"
+REPOSITORIES = "/srv/data/borg"
+KEYS = "/etc/egov6/backup"  # a service host's backup key, passphrase and pinned target
+
+
+@dataclass(frozen=True)
+class Hosts:
+    cloud: str
+    flow: str
+    backup: str
+    cloud_ip: str
+    backup_ip: str
+
+    def root(self, host: str, command: str) -> subprocess.CompletedProcess[str]:
+        return as_root(LabPaths(STACK).ssh_config, host, command)
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Hosts:
+    topology = Stack.load(STACK).topology
+    cloud, flow, server = (topology.by_role(role)[0] for role in ("cloud", "flow", "backup"))
+    return Hosts(cloud.name, flow.name, server.name, cloud.private_ip, server.private_ip)
+
+
+@dataclass(frozen=True)
+class Probe:
+    user: User
+    content: bytes
+    archive: str  # the cloud host's archive made after the upload
+
+
+@pytest.fixture(scope="module")
+def probe(hosts: Hosts) -> Iterator[Probe]:
+    """A member's file in the cloud, then a backup of every service host through the CLI."""
+    cloud = Cloud.of_lab(STACK)
+    user = cloud.user("backup-probe", secrets.token_urlsafe(18))
+    content = os.urandom(300_000)
+    user.request("PUT", user.files("probe.bin"), body=content)
+    result = runner.invoke(app, ["backup", "run", STACK])
+    assert result.exit_code == 0, result.output
+    for name in (hosts.cloud, hosts.flow):
+        assert f"{name}: archive {name}-" in result.output
+    listed = json.loads(hosts.root(hosts.cloud, "/usr/local/sbin/egov6-backup list").stdout)
+    try:
+        yield Probe(user, content, listed[-1]["name"])
+    finally:
+        cloud.occ("user:delete", user.name)
+
+
+def test_status_shows_each_host_current_and_checked(probe: Probe, hosts: Hosts) -> None:
+    result = runner.invoke(app, ["backup", "status", STACK])
+    assert result.exit_code == 0, result.output
+    assert "2 hosts current and checked" in result.output
+    listed = runner.invoke(app, ["backup", "list", STACK, "--host", hosts.cloud])
+    assert listed.exit_code == 0 and probe.archive in listed.output
+    # the run left Nextcloud serving (maintenance mode only while the dump and the archive were made)
+    assert "disabled" in hosts.root(hosts.cloud, "egov6-occ maintenance:mode").stdout
+
+
+def test_the_archive_restores_the_database_and_the_members_file(probe: Probe, hosts: Hosts) -> None:
+    scratch = "/var/tmp/egov6-restore-check"
+    database = "egov6_restore_check"
+    hosts.root(hosts.cloud, f"rm -rf {scratch}; runuser -u postgres -- dropdb --if-exists {database}")
+    try:
+        extracted = hosts.root(hosts.cloud, f"egov6-backup extract {probe.archive} {scratch}")
+        assert extracted.returncode == 0, extracted.stderr
+        stored = f"srv/data/nextcloud/{probe.user.name}/files/probe.bin"
+        live = hosts.root(hosts.cloud, f"sha256sum /{stored} {scratch}/{stored}").stdout.split()
+        assert live[0] == live[2], "the restored file differs from the one in the data folder"
+        assert hosts.root(hosts.cloud, f"test -s {scratch}/var/www/nextcloud/config/config.php").returncode == 0
+        # root reads the restored dump (root-only, as in the archive) and hands it to pg_restore
+        restore = (f"runuser -u postgres -- createdb {database} && runuser -u postgres -- pg_restore --no-owner "
+                   f"-d {database} < {scratch}/var/backups/egov6/nextcloud.pgdump")  # fmt: skip
+        assert hosts.root(hosts.cloud, restore).returncode == 0
+        query = ("SELECT count(*) FROM oc_filecache f JOIN oc_storages s ON s.numeric_id = f.storage "  # noqa: S608
+                 f"WHERE s.id = 'home::{probe.user.name}' AND f.path = 'files/probe.bin'")  # fmt: skip
+        found = hosts.root(hosts.cloud, f"runuser -u postgres -- psql -tA -d {database} -c {shlex.quote(query)}")
+        assert found.stdout.strip() == "1", found.stderr
+    finally:
+        hosts.root(hosts.cloud, f"rm -rf {scratch}; runuser -u postgres -- dropdb --if-exists {database}")
+
+
+def _segments(hosts: Hosts, client: str) -> dict[str, str]:
+    listing = hosts.root(hosts.backup, f"cd {REPOSITORIES}/{client} && find data -type f -exec sha256sum {{}} +")
+    assert listing.returncode == 0, listing.stderr
+    return {path: digest for digest, path in (line.split() for line in listing.stdout.splitlines())}
+
+
+def _as_thief(hosts: Hosts, repository: str, *borg: str) -> subprocess.CompletedProcess[str]:
+    """borg with what a thief of the cloud host has: its backup key and passphrase, and nothing else."""
+    env = (f"BORG_RSH='ssh -i {KEYS}/id_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes "
+           f"-o UserKnownHostsFile={KEYS}/known_hosts' "
+           f"BORG_PASSCOMMAND='cat {KEYS}/passphrase' BORG_RELOCATED_REPO_ACCESS_IS_OK=yes "
+           "HOME=/var/lib/egov6-backup")  # fmt: skip
+    url = f"ssh://borg@{hosts.backup_ip}{REPOSITORIES}/{repository}"
+    target = f"{url}::{borg[1]}" if len(borg) > 1 else url
+    return hosts.root(hosts.cloud, f"env {env} borg {borg[0]} {target}")
+
+
+def test_a_stolen_client_key_cannot_destroy_the_repository(probe: Probe, hosts: Hosts) -> None:
+    before = _segments(hosts, hosts.cloud)
+    # the thief deletes the newest archive and compacts: borg serve --append-only takes the request, keeps the data
+    assert _as_thief(hosts, hosts.cloud, "delete", probe.archive).returncode == 0
+    _as_thief(hosts, hosts.cloud, "compact")
+    after = _segments(hosts, hosts.cloud)
+    assert {path: after.get(path) for path in before} == before, "a segment of the repository was changed or removed"
+    # nor can the key reach another host's repository, or a shell
+    other = _as_thief(hosts, hosts.flow, "list")
+    assert other.returncode != 0 and "Repository path not allowed" in other.stderr
+    login = (f"ssh -i {KEYS}/id_ed25519 -o BatchMode=yes -o UserKnownHostsFile={KEYS}/known_hosts "
+             f"borg@{hosts.backup_ip} id")  # fmt: skip
+    shell = hosts.root(hosts.cloud, login)
+    assert "uid=" not in shell.stdout
+
+
+@pytest.fixture
+def target_down(hosts: Hosts) -> Iterator[None]:
+    """The backup host drops the cloud host's connections (as when it is off or the network is cut)."""
+    rule = (f"nft add table inet egov6test && nft add chain inet egov6test input "
+            f"'{{ type filter hook input priority -10 ; }}' && "
+            f"nft add rule inet egov6test input ip saddr {hosts.cloud_ip} tcp dport 22 drop")  # fmt: skip
+    assert hosts.root(hosts.backup, rule).returncode == 0
+    try:
+        yield
+    finally:
+        assert hosts.root(hosts.backup, "nft delete table inet egov6test").returncode == 0
+
+
+def test_a_backup_target_that_is_down_fails_the_unit_and_the_status(target_down: None, hosts: Hosts) -> None:
+    result = runner.invoke(app, ["backup", "run", STACK, "--host", hosts.cloud])
+    assert result.exit_code == 1
+    assert f"{hosts.cloud}: the backup failed" in result.output and "cannot be reached" in result.output
+    assert hosts.root(hosts.cloud, "systemctl is-failed egov6-backup.service").stdout.strip() == "failed"
+    state = runner.invoke(app, ["backup", "status", STACK, "--host", hosts.cloud])
+    assert state.exit_code == 1 and "need attention" in state.output
+    assert "disabled" in hosts.root(hosts.cloud, "egov6-occ maintenance:mode").stdout  # never left in maintenance
+
+
+def test_the_next_run_after_an_outage_succeeds_and_clears_the_failure(hosts: Hosts) -> None:
+    result = runner.invoke(app, ["backup", "run", STACK, "--host", hosts.cloud])
+    assert result.exit_code == 0, result.output
+    assert hosts.root(hosts.cloud, "systemctl is-failed egov6-backup.service").stdout.strip() != "failed"
+    assert runner.invoke(app, ["backup", "status", STACK, "--host", hosts.cloud]).exit_code == 0
+
+
+def test_a_damaged_repository_segment_is_found_by_status(probe: Probe, hosts: Hosts) -> None:
+    repository = f"{REPOSITORIES}/{hosts.flow}"
+    biggest = hosts.root(hosts.backup, f"find {repository}/data -type f -printf '%s %p\\n' | sort -n | tail -1")
+    segment = biggest.stdout.split()[1]
+    kept = "/var/tmp/egov6-segment.kept"
+    middle = f"$(( $(stat -c %s {segment}) / 2 ))"
+    damage = f"cp -p {segment} {kept} && printf 'egov6' | dd of={segment} bs=1 seek={middle} conv=notrunc"
+    assert hosts.root(hosts.backup, damage).returncode == 0
+    try:
+        state = runner.invoke(app, ["backup", "status", STACK, "--host", hosts.flow])
+        assert state.exit_code == 1, state.output
+        assert "borg check failed" in state.output
+    finally:
+        assert hosts.root(hosts.backup, f"cp -p {kept} {segment} && rm -f {kept}").returncode == 0
+    assert runner.invoke(app, ["backup", "status", STACK, "--host", hosts.flow]).exit_code == 0
+
+
+def test_the_repository_keys_are_exported_for_the_safe(tmp_path: Path, hosts: Hosts) -> None:
+    folder = tmp_path / "safe"
+    result = runner.invoke(app, ["backup", "export-keys", STACK, str(folder)])
+    assert result.exit_code == 0, result.output
+    keys = {}
+    for name in (hosts.cloud, hosts.flow):
+        path = folder / f"{name}.borg-key"
+        assert path.stat().st_mode & 0o777 == 0o600
+        keys[name] = path.read_text(encoding="utf-8")
+        assert keys[name].startswith("BORG_KEY ")
+    assert keys[hosts.cloud] != keys[hosts.flow]  # one key (and passphrase) per host
