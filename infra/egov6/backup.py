@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import shlex
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
 from egov6.errors import Egov6Error
+from egov6.inventory import backup_repository_root
+from egov6.outputs import local_dir
 from egov6.remote import on_host
 from egov6.topology import Topology
 
 CLIENT = "/usr/local/sbin/egov6-backup"  # the backup role installs it
 SERVICE = "egov6-backup.service"
+MAINTENANCE_KEY = "backup_maintenance_ed25519"  # in .egov6/<stack>/, from the stack outputs
 
 
 def clients(topology: Topology, only: str | None = None) -> list[str]:
@@ -132,3 +138,56 @@ def export_key(topology: Topology, host: str) -> str:
     if done.returncode != 0 or not done.stdout.startswith("BORG_KEY "):
         raise Egov6Error(f"{host}: the key export failed: {(done.stderr or done.stdout).strip()[-300:]}")
     return done.stdout
+
+
+# --- upkeep from the controller (the maintenance key: not append-only) ----------------------------------------
+
+
+def _maintenance(topology: Topology, host: str) -> dict[str, str]:
+    """borg's environment on the controller for ``host``'s repository: the stack's ssh config (the backup host's
+    pinned key) with the maintenance key, the passphrase read by borg from the stack's secrets folder."""
+    local = local_dir(topology.stack)
+    key = local / MAINTENANCE_KEY
+    if not key.is_file():
+        raise Egov6Error(f"no backup maintenance key for stack {topology.stack}: run `egov6 inventory "
+                         f"{topology.stack}` (or `egov6 lab up` for the lab) first")  # fmt: skip
+    server = topology.by_role("backup")[0]
+    rsh = ["ssh", "-F", str(local / "ssh_config"), "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+           "-o", "ControlMaster=no", "-o", "ControlPath=none"]  # fmt: skip
+    return {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        "BORG_BASE_DIR": str(local / "borg"),
+        "BORG_REPO": f"ssh://borg@{server.name}{backup_repository_root(topology)}/{host}",
+        "BORG_RSH": shlex.join(rsh),
+        "BORG_PASSCOMMAND": shlex.join(["cat", str(local / "secrets" / f"borg-{host}")]),
+        "BORG_RELOCATED_REPO_ACCESS_IS_OK": "no",
+    }
+
+
+@dataclass(frozen=True)
+class Pruned:
+    host: str
+    kept: int
+    pruned: int
+
+
+def prune(topology: Topology, host: str, timeout: float = 6 * 3600) -> Pruned:
+    """Applies the stack's retention to ``host``'s repository (borg prune, then compact to free the space)."""
+    keep = topology.config.backup.retention
+    env = _maintenance(topology, host)
+    command = ["borg", "prune", "--list", f"--glob-archives={host}-*", f"--keep-daily={keep.daily}",
+               f"--keep-weekly={keep.weekly}", f"--keep-monthly={keep.monthly}"]  # fmt: skip
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise Egov6Error(f"{host}: borg prune failed: {done.stderr.strip()[-500:]}")
+        compacted = subprocess.run(["borg", "compact"], env=env, capture_output=True, text=True, timeout=timeout,
+                                   check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise Egov6Error(f"{host}: the upkeep of its repository did not finish within {timeout:.0f} s") from None
+    if compacted.returncode != 0:
+        raise Egov6Error(f"{host}: borg compact failed: {compacted.stderr.strip()[-500:]}")
+    kept = len(re.findall(r"^Keeping archive", done.stderr, re.MULTILINE))
+    pruned = len(re.findall(r"^Pruning archive", done.stderr, re.MULTILINE))
+    return Pruned(host, kept, pruned)

@@ -63,6 +63,7 @@ class Connection:
     automation_user: str = ""  # lab only: the controller's own account, kept by the base role
     automation_key: str = ""
     local_dir: Path | None = None  # controller folder for the lab CA and generated secrets (never committed)
+    backup_maintenance_key: str = ""  # public key the backup host lets prune and compact (the controller's)
 
 
 def inventory_dir(stack: str) -> Path:
@@ -140,6 +141,8 @@ def write_inventory(
             "base_firewall_outbound": outbound,
             **service_vars(topology, role, connection.local_dir),
         }
+        if role == "backup":
+            role_vars["borg_server_maintenance_key"] = connection.backup_maintenance_key
         _dump(folder / "group_vars" / role / "egov6.yml", topology.stack, role_vars)
     return folder
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from egov6.backup import MAINTENANCE_KEY
 from egov6.clubs.registry import ClubRegistry, load_registry
 from egov6.clubs.spaces import ClubRun, desired_state, run_provisioner
 from egov6.config.advice import stack_warnings
@@ -115,6 +116,9 @@ def write_stack_inventory(
     addresses = {host.name: host.ipv4 for host in outputs.hosts}
     write_ssh_config(local / "ssh_config", outputs, key)
     stage_generated_secrets(stack.topology, outputs.secret_values(), local / "secrets")
+    if outputs.backup_maintenance:
+        private = outputs.backup_maintenance.private_key.get_secret_value().strip() + "\n"
+        write_secret(local / MAINTENANCE_KEY, private)
     if outputs.lab_ca:
         write_secret(local / "ca" / "ca.key", outputs.lab_ca.private_key.get_secret_value())
         write_secret(local / "ca" / "ca.crt", outputs.lab_ca.certificate)
@@ -125,6 +129,7 @@ def write_stack_inventory(
         automation_user=outputs.automation.user,
         automation_key=outputs.automation.public_key.strip(),
         local_dir=local,
+        backup_maintenance_key=outputs.backup_maintenance.public_key.strip() if outputs.backup_maintenance else "",
     )
     return write_inventory(stack.topology, addresses, connection, folder)
 

@@ -46,6 +46,11 @@ class AutomationOutput(_Document):
     private_key: SecretStr
 
 
+class KeyPairOutput(_Document):
+    public_key: str
+    private_key: SecretStr
+
+
 class LabCaOutput(_Document):
     certificate: str
     private_key: SecretStr
@@ -58,6 +63,9 @@ class StackOutputs(_Document):
     automation: AutomationOutput
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
     lab_ca: LabCaOutput | None = None
+    # the controller's key for the backup repositories' upkeep (prune, compact): not append-only, unlike the
+    # hosts' own backup keys; absent in documents written before it existed (then made on the next provision)
+    backup_maintenance: KeyPairOutput | None = None
 
     def host(self, name: str) -> HostOutput:
         return next(h for h in self.hosts if h.name == name)
@@ -72,6 +80,8 @@ class StackOutputs(_Document):
         data["secrets"] = self.secret_values()
         if self.lab_ca:
             data["lab_ca"]["private_key"] = self.lab_ca.private_key.get_secret_value()
+        if self.backup_maintenance:
+            data["backup_maintenance"]["private_key"] = self.backup_maintenance.private_key.get_secret_value()
         return data
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import subprocess
@@ -185,6 +186,20 @@ def test_a_damaged_repository_segment_is_found_by_status(probe: Probe, hosts: Ho
     finally:
         assert hosts.root(hosts.backup, f"cp -p {kept} {segment} && rm -f {kept}").returncode == 0
     assert runner.invoke(app, ["backup", "status", STACK, "--host", hosts.flow]).exit_code == 0
+
+
+def test_prune_applies_the_stacks_retention_with_the_maintenance_key(hosts: Hosts) -> None:
+    for _ in range(2):
+        assert runner.invoke(app, ["backup", "run", STACK, "--host", hosts.flow]).exit_code == 0
+    before = len(json.loads(hosts.root(hosts.flow, "egov6-backup list").stdout))
+    result = runner.invoke(app, ["backup", "prune", STACK, "--host", hosts.flow])
+    assert result.exit_code == 0, result.output
+    counts = re.search(r"(\d+) archives kept, (\d+) pruned", result.output)
+    assert counts, result.output
+    kept, pruned = int(counts.group(1)), int(counts.group(2))
+    # archives of one day: the daily rule keeps the newest, the weekly and monthly rules one more each at most
+    assert kept + pruned == before and pruned >= 1 and kept <= 3
+    assert len(json.loads(hosts.root(hosts.flow, "egov6-backup list").stdout)) == kept
 
 
 def test_the_repository_keys_are_exported_for_the_safe(tmp_path: Path, hosts: Hosts) -> None:

@@ -35,6 +35,8 @@ def test_each_client_key_may_only_append_to_its_own_repository(host: Any, backup
         f'command="borg serve --append-only --restrict-to-repository {root}/{client}",restrict ssh-ed25519 '
         for client in clients(backup)
     ]
+    if backup.get("borg_server_maintenance_key"):  # the controller's upkeep: prune and compact, not append-only
+        expected.append(f'command="borg serve --restrict-to-path {root}",restrict ssh-ed25519 ')
     assert len(lines) == len(expected)
     for line, start in zip(lines, expected, strict=True):
         assert line.startswith(start), line

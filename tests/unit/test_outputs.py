@@ -152,7 +152,10 @@ def test_pulumi_outputs_are_read_as_the_same_document(monkeypatch: pytest.Monkey
     class Selected:
         def outputs(self) -> dict[str, Value]:
             document = evaluate(copy.deepcopy(Stack.load("staging").data), "staging").outputs
-            return {key: Value(value, key in ("automation", "secrets")) for key, value in document.items()}
+            return {
+                key: Value(value, key in ("automation", "secrets", "backup_maintenance"))
+                for key, value in document.items()
+            }
 
     monkeypatch.setattr(deploy, "select", lambda _name: Selected())
     outputs = deploy.stack_outputs("staging")

@@ -22,8 +22,8 @@ EXPECTED_PRODUCTION = {
     # Storage Box passwords (3), the generated secrets of the roles (9: cloud 4, engine 5 with no built-in user)
     # and a borg passphrase per service host (2)
     "RandomPassword": 3 + 9 + 2,
-    # the automation key and two host keys (Ed25519, RSA) per server
-    "PrivateKey": 1 + 2 * 2,
+    # the automation key, the backup maintenance key and two host keys (Ed25519, RSA) per server
+    "PrivateKey": 2 + 2 * 2,
     # components
     "PrivateNetwork": 1, "RoleFirewall": 2, "Compute": 1, "HostServer": 2, "DnsZone": 1, "BackupStorage": 1,
 }  # fmt: skip

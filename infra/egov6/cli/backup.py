@@ -86,6 +86,19 @@ def status(stack: StackArg, host: HostOption = None) -> None:
     ok(f"backups of {loaded.name}: {len(found)} hosts current and checked")
 
 
+@backup_app.command("prune")
+@handle_errors
+def prune(stack: StackArg, host: HostOption = None) -> None:
+    """Apply the stack's retention (backup.retention) to each repository with the controller's maintenance key,
+    then free the space. The hosts' own keys cannot delete anything."""
+    loaded = Stack.load(stack)
+    keep = loaded.config.backup.retention
+    for name in backup.clients(loaded.topology, host):
+        step(f"pruning {name}'s repository: {keep.daily} daily, {keep.weekly} weekly, {keep.monthly} monthly kept")
+        done = backup.prune(loaded.topology, name)
+        ok(f"{name}: {done.kept} archives kept, {done.pruned} pruned")
+
+
 @backup_app.command("export-keys")
 @handle_errors
 def export_keys(

@@ -73,6 +73,8 @@ def declare(topology: Topology) -> dict[str, Any]:
         public_key=automation.public_key_openssh,
         labels=topology.labels_for("admin", "internal"),
     )
+    # The controller's key for the backup repositories' upkeep (prune, compact), in the state like the automation key.
+    maintenance = tls.PrivateKey(f"{cfg.name}-backup-maintenance", algorithm="ED25519")
     compute = Compute(
         f"{cfg.name}-compute",
         ComputeArgs(
@@ -148,6 +150,10 @@ def declare(topology: Topology) -> dict[str, Any]:
             "private_key": pulumi.Output.secret(automation.private_key_openssh),
         },
         "secrets": pulumi.Output.secret({name: password.result for name, password in generated.items()}),
+        "backup_maintenance": {
+            "public_key": maintenance.public_key_openssh,
+            "private_key": pulumi.Output.secret(maintenance.private_key_openssh),
+        },
     }
 
 

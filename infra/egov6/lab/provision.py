@@ -13,7 +13,14 @@ from pathlib import Path
 
 from egov6.bootstrap import AUTOMATION_USER, HOST_KEY_TYPES, KeyPair, user_data
 from egov6.lab.keys import new_lab_ca, new_ssh_key
-from egov6.outputs import AutomationOutput, HostOutput, LabCaOutput, StackOutputs, write_private_json
+from egov6.outputs import (
+    AutomationOutput,
+    HostOutput,
+    KeyPairOutput,
+    LabCaOutput,
+    StackOutputs,
+    write_private_json,
+)
 from egov6.secrets import generated_secrets, new_secret
 from egov6.topology import Topology
 
@@ -41,6 +48,10 @@ def lab_outputs(topology: Topology, previous: StackOutputs | None, host_keys: Ho
     secrets = previous.secret_values() if previous else {}
     for secret in generated_secrets(topology):
         secrets.setdefault(secret.file, new_secret(secret.length))
+    maintenance = previous.backup_maintenance if previous else None
+    if maintenance is None:
+        pair = new_ssh_key("ed25519", f"egov6-backup-maintenance-{topology.stack}")
+        maintenance = KeyPairOutput(public_key=pair.public_key, private_key=pair.private_key)
     ca = previous.lab_ca if previous else None
     if ca is None:
         pair = new_lab_ca(topology.stack)
@@ -64,6 +75,7 @@ def lab_outputs(topology: Topology, previous: StackOutputs | None, host_keys: Ho
         automation=automation,
         secrets=secrets,
         lab_ca=ca,
+        backup_maintenance=maintenance,
     )
 
 
