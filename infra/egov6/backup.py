@@ -13,10 +13,13 @@ import re
 import shlex
 import subprocess
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
+from egov6.clubs.registry import ClubRegistry
+from egov6.clubs.spaces import cloud_host
 from egov6.errors import Egov6Error
-from egov6.inventory import backup_repository_root
+from egov6.inventory import backup_repository_root, nextcloud_data_dir
 from egov6.outputs import local_dir
 from egov6.remote import on_host
 from egov6.topology import Topology
@@ -191,3 +194,63 @@ def prune(topology: Topology, host: str, timeout: float = 6 * 3600) -> Pruned:
     kept = len(re.findall(r"^Keeping archive", done.stderr, re.MULTILINE))
     pruned = len(re.findall(r"^Pruning archive", done.stderr, re.MULTILINE))
     return Pruned(host, kept, pruned)
+
+
+# --- a club's files back ---------------------------------------------------------------------------------------
+
+OCC = "/usr/local/bin/egov6-occ"  # the nextcloud role installs it
+
+
+@dataclass(frozen=True)
+class PutBack:
+    archive: str
+    restored: list[str]
+    kept: list[str]  # exist now: left as they are
+
+
+def club_path(path: str) -> PurePosixPath:
+    """A path inside a club's folder as the club names it ("Protokolle/2025"); refuses what would leave it."""
+    relative = PurePosixPath(path.strip())
+    if relative.is_absolute() or ".." in relative.parts or any(p.startswith("-") for p in relative.parts):
+        raise Egov6Error(f"--path {path!r}: a path inside the club's folder, without '..' (such as Protokolle/2025)")
+    return relative
+
+
+def restore_club_files(
+    topology: Topology, registry: ClubRegistry, slug: str, path: str, archive: str | None
+) -> PutBack:
+    """Puts a club's lost files (all, or those under ``path`` of its folder) back from the cloud host's archive
+    (the newest unless named), into the club's folder: only what is missing now, nothing of another club."""
+    club = next((c for c in registry.clubs if c.slug == slug), None)
+    if club is None:
+        raise Egov6Error(f"club {slug} is not in the registry of stack {topology.stack}")
+    relative = club_path(path)
+    host = cloud_host(topology)
+    if archive is None:
+        made = archives(topology, host)
+        if not made:
+            raise Egov6Error(f"{host} has no archive yet")
+        archive = made[-1].name
+    data = nextcloud_data_dir(topology)
+    inside = PurePosixPath(club.name) / relative  # the club's folder carries the club's name (egov6-clubs.php)
+    account = f"club-{slug}"
+    paths = [f"{data}/{account}/files/{inside}", f"{data}/{account}/files_encryption/keys/files/{inside}"]
+    done = on_host(topology.stack, host, f"sudo -n {CLIENT} put-back {shlex.join([archive, *paths])}",
+                   "putting the files back", 3600)  # fmt: skip
+    if done.returncode == 3:
+        raise Egov6Error(f"{archive} holds nothing at {inside} of club {slug}")
+    if done.returncode != 0:
+        raise Egov6Error(f"{host}: putting the files back failed: {(done.stderr or done.stdout).strip()[-300:]}")
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    files = f"--path={account}/files/{inside}"
+    steps = [[OCC, "files:scan", files]]
+    if topology.config.encryption.at_rest == "server_side":
+        # the files come back with their keys; Nextcloud's record of their encrypted version is set anew
+        steps.append([OCC, "encryption:fix-encrypted-version", account, f"--path=/{inside}"])
+    for command in steps:
+        ran = on_host(topology.stack, host, f"sudo -n {shlex.join(command)}", command[1], 3600)
+        if ran.returncode != 0:
+            raise Egov6Error(f"{host}: {command[1]} after the restore failed: {ran.stdout.strip()[-300:]}")
+    restored = [r for r in answer["restored"] if "/files_encryption/" not in r]
+    kept = [k for k in answer["kept"] if "/files_encryption/" not in k]
+    return PutBack(archive, restored, kept)

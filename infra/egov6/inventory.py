@@ -203,15 +203,20 @@ def _release(prefix: str, release: ReleaseArchive) -> dict[str, Any]:
     return {f"{prefix}_archive_url": release.archive, f"{prefix}_archive_sha256": release.sha256 or ""}
 
 
+def nextcloud_data_dir(topology: Topology) -> str:
+    """Nextcloud's data folder on the cloud host: on its data volume."""
+    data_mount = VOLUME_MOUNTS["data"] if topology.config.hosts["cloud"].data_volume_gb else "/srv/data"
+    return f"{data_mount}/nextcloud"
+
+
 def _cloud_vars(topology: Topology) -> dict[str, Any]:
     cfg = topology.config
     nc = cfg.nextcloud
-    data_mount = VOLUME_MOUNTS["data"] if cfg.hosts["cloud"].data_volume_gb else "/srv/data"
     return {
         "nextcloud_domain": cfg.fqdn("cloud"),
         "nextcloud_version": nc.version,
         **_release("nextcloud", nc),
-        "nextcloud_data_dir": f"{data_mount}/nextcloud",
+        "nextcloud_data_dir": nextcloud_data_dir(topology),
         "nextcloud_admin_user": cfg.admins[0].name,
         "nextcloud_admin_ranges": [str(r) for r in cfg.admin_ranges],
         # the workflow engine's service tasks create club groups through the provisioning door, from the flow hosts

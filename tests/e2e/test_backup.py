@@ -11,6 +11,7 @@ import re
 import secrets
 import shlex
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from egov6.cli.clubs import run_clubs
 from egov6.cli.main import app
 from egov6.lab.paths import LabPaths
 from egov6.orchestrate import Stack
@@ -186,6 +188,42 @@ def test_a_damaged_repository_segment_is_found_by_status(probe: Probe, hosts: Ho
     finally:
         assert hosts.root(hosts.backup, f"cp -p {kept} {segment} && rm -f {kept}").returncode == 0
     assert runner.invoke(app, ["backup", "status", STACK, "--host", hosts.flow]).exit_code == 0
+
+
+def test_a_clubs_lost_files_come_back_into_its_folder_and_nothing_else_changes(hosts: Hosts) -> None:
+    cloud = Cloud.of_lab(STACK)
+    suffix = uuid.uuid4().hex[:6]
+    ours = cloud.user(f"kassenwart-{suffix}", secrets.token_urlsafe(18), group="verein-tv-birstein")
+    theirs = cloud.user(f"saenger-{suffix}", secrets.token_urlsafe(18), group="verein-gv-birstein")
+    run_clubs(STACK, "apply")  # the members' group shares are accepted
+    folder, other = "Turnverein Birstein (fictional)", "Gesangverein Birstein (fictional)"
+    try:
+        assert ours.request("MKCOL", ours.files(f"{folder}/Protokolle")).status == 201
+        ours.request("PUT", ours.files(f"{folder}/Protokolle/2026.txt"), body=b"Jahreshauptversammlung 2026\n")
+        ours.request("PUT", ours.files(f"{folder}/Kasse.txt"), body=b"Kassenstand alt\n")
+        theirs.request("PUT", theirs.files(f"{other}/Lieder.txt"), body=b"Liederliste alt\n")
+        made = runner.invoke(app, ["backup", "run", STACK, "--host", hosts.cloud])
+        assert made.exit_code == 0, made.output
+        # after the backup: the club loses its minutes, and both clubs keep working
+        assert ours.request("DELETE", ours.files(f"{folder}/Protokolle")).status == 204
+        ours.request("PUT", ours.files(f"{folder}/Kasse.txt"), body=b"Kassenstand neu\n")
+        theirs.request("PUT", theirs.files(f"{other}/Lieder.txt"), body=b"Liederliste neu\n")
+
+        result = runner.invoke(app, ["backup", "restore-files", STACK, "--club", "tv-birstein", "--path", "Protokolle"])
+        assert result.exit_code == 0, result.output
+        assert "1 files put back" in result.output
+        assert ours.request("GET", ours.files(f"{folder}/Protokolle/2026.txt")).data == b"Jahreshauptversammlung 2026\n"
+        assert ours.request("GET", ours.files(f"{folder}/Kasse.txt")).data == b"Kassenstand neu\n"
+        assert theirs.request("GET", theirs.files(f"{other}/Lieder.txt")).data == b"Liederliste neu\n"
+        # the whole folder again: what exists now is kept, nothing is overwritten, and a repeat is harmless
+        again = runner.invoke(app, ["backup", "restore-files", STACK, "--club", "tv-birstein"])
+        assert again.exit_code == 0 and "0 files put back" in again.output and "kept 2 files" in again.output
+        assert ours.request("GET", ours.files(f"{folder}/Kasse.txt")).data == b"Kassenstand neu\n"
+        outside = runner.invoke(app, ["backup", "restore-files", STACK, "--club", "tv-birstein", "--path", "../x"])
+        assert outside.exit_code == 1 and "without '..'" in outside.output
+    finally:
+        for user in (ours, theirs):
+            cloud.occ("user:delete", user.name)
 
 
 def test_prune_applies_the_stacks_retention_with_the_maintenance_key(hosts: Hosts) -> None:

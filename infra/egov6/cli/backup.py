@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from egov6 import backup
 from egov6.cli.console import EXIT_FAILED, console, handle_errors, ok, step, warn
@@ -97,6 +98,28 @@ def prune(stack: StackArg, host: HostOption = None) -> None:
         step(f"pruning {name}'s repository: {keep.daily} daily, {keep.weekly} weekly, {keep.monthly} monthly kept")
         done = backup.prune(loaded.topology, name)
         ok(f"{name}: {done.kept} archives kept, {done.pruned} pruned")
+
+
+@backup_app.command("restore-files")
+@handle_errors
+def restore_files(
+    stack: StackArg,
+    club: Annotated[str, typer.Option("--club", help="The club (its slug in the registry)")],
+    path: Annotated[str, typer.Option("--path", help="What to put back, inside the club's folder")] = "",
+    at: Annotated[str | None, typer.Option("--at", help="The archive (`egov6 backup list`); default: newest")] = None,
+) -> None:
+    """Put a club's lost files back into its folder from the cloud host's backup: only files missing now are
+    written (what exists is kept), no other club's files are touched; safe to repeat."""
+    loaded = Stack.load(stack)
+    step(f"putting back {path or 'everything'} of club {club} from {at or 'the newest archive'}")
+    done = backup.restore_club_files(loaded.topology, loaded.clubs, club, path, at)
+    for name in done.restored[:20]:
+        console.print(Text(f"  restored {name}"))  # a file name is text, not markup
+    if len(done.restored) > 20:
+        console.print(f"  … and {len(done.restored) - 20} more")
+    if done.kept:
+        console.print(f"  kept {len(done.kept)} files that exist now (not overwritten)")
+    ok(f"club {club}: {len(done.restored)} files put back from {done.archive}")
 
 
 @backup_app.command("export-keys")
