@@ -196,6 +196,39 @@ def prune(topology: Topology, host: str, timeout: float = 6 * 3600) -> Pruned:
     return Pruned(host, kept, pruned)
 
 
+def check(topology: Topology, host: str, archive: str, timeout: float = 6 * 3600) -> None:
+    """borg check of ``host``'s repository and of ``archive`` (from the controller): damage stops what needs it."""
+    try:
+        done = subprocess.run(["borg", "check", f"--glob-archives={archive}"], env=_maintenance(topology, host),
+                              capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise Egov6Error(f"{host}: borg check did not finish within {timeout:.0f} s") from None
+    if done.returncode != 0:
+        found = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("Remote:")]
+        what = "; ".join(found[-3:])
+        raise Egov6Error(f"borg check found damage in {host}'s repository ({what}): nothing was restored; repair "
+                         "it (`borg check --repair` with the maintenance key) or use another archive")  # fmt: skip
+
+
+def stream_archive(topology: Topology, host: str, archive: str, target_stack: str, target: str) -> None:
+    """``archive`` of ``host``, unpacked at / on ``target`` (a host of ``target_stack``'s ssh config): borg
+    export-tar on the controller (the maintenance key) into tar on the target, nothing stored in between."""
+    target_config = local_dir(target_stack) / "ssh_config"
+    exporter = subprocess.Popen(["borg", "export-tar", f"::{archive}", "-"], env=_maintenance(topology, host),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert exporter.stdout is not None and exporter.stderr is not None
+    try:
+        taken = subprocess.run(["ssh", "-F", str(target_config), target, "sudo -n tar -x -p --numeric-owner -C /"],
+                               stdin=exporter.stdout, capture_output=True, timeout=6 * 3600, check=False)  # fmt: skip
+    finally:
+        exporter.stdout.close()
+        exporter.wait()
+    if exporter.returncode != 0:
+        raise Egov6Error(f"borg export-tar of {archive} failed: {exporter.stderr.read().decode()[-400:]}")
+    if taken.returncode != 0:
+        raise Egov6Error(f"{target}: unpacking {archive} failed: {taken.stderr.decode()[-400:]}")
+
+
 # --- a club's files back ---------------------------------------------------------------------------------------
 
 OCC = "/usr/local/bin/egov6-occ"  # the nextcloud role installs it

@@ -5,12 +5,14 @@ repository holds, and a backup target that is down or a damaged repository is re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import shlex
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from egov6 import drill
 from egov6.cli.clubs import run_clubs
 from egov6.cli.main import app
 from egov6.lab.paths import LabPaths
@@ -173,20 +176,28 @@ def test_the_next_run_after_an_outage_succeeds_and_clears_the_failure(hosts: Hos
     assert runner.invoke(app, ["backup", "status", STACK, "--host", hosts.cloud]).exit_code == 0
 
 
-def test_a_damaged_repository_segment_is_found_by_status(probe: Probe, hosts: Hosts) -> None:
-    repository = f"{REPOSITORIES}/{hosts.flow}"
-    biggest = hosts.root(hosts.backup, f"find {repository}/data -type f -printf '%s %p\\n' | sort -n | tail -1")
+@contextlib.contextmanager
+def _damaged(hosts: Hosts, client: str) -> Iterator[None]:
+    """Five bytes in the middle of the client's biggest repository segment overwritten, put right afterwards."""
+    biggest = hosts.root(
+        hosts.backup, f"find {REPOSITORIES}/{client}/data -type f -printf '%s %p\\n' | sort -n | tail -1"
+    )
     segment = biggest.stdout.split()[1]
     kept = "/var/tmp/egov6-segment.kept"
     middle = f"$(( $(stat -c %s {segment}) / 2 ))"
     damage = f"cp -p {segment} {kept} && printf 'egov6' | dd of={segment} bs=1 seek={middle} conv=notrunc"
     assert hosts.root(hosts.backup, damage).returncode == 0
     try:
+        yield
+    finally:
+        assert hosts.root(hosts.backup, f"cp -p {kept} {segment} && rm -f {kept}").returncode == 0
+
+
+def test_a_damaged_repository_segment_is_found_by_status(probe: Probe, hosts: Hosts) -> None:
+    with _damaged(hosts, hosts.flow):
         state = runner.invoke(app, ["backup", "status", STACK, "--host", hosts.flow])
         assert state.exit_code == 1, state.output
         assert "borg check failed" in state.output
-    finally:
-        assert hosts.root(hosts.backup, f"cp -p {kept} {segment} && rm -f {kept}").returncode == 0
     assert runner.invoke(app, ["backup", "status", STACK, "--host", hosts.flow]).exit_code == 0
 
 
@@ -238,6 +249,74 @@ def test_prune_applies_the_stacks_retention_with_the_maintenance_key(hosts: Host
     # archives of one day: the daily rule keeps the newest, the weekly and monthly rules one more each at most
     assert kept + pruned == before and pruned >= 1 and kept <= 3
     assert len(json.loads(hosts.root(hosts.flow, "egov6-backup list").stdout)) == kept
+
+
+def _shared_calendar(user: User, club: str) -> str:
+    calendars = user.propfind(f"/remote.php/dav/calendars/{user.name}/")
+    shared = [href for href in calendars if f"verein_shared_by_club-{club}" in href]
+    assert shared, calendars
+    return shared[0]
+
+
+def test_the_restore_drill_brings_the_cloud_back_on_a_fresh_host_from_a_backup_taken_during_uploads(
+    hosts: Hosts,
+) -> None:
+    cloud = Cloud.of_lab(STACK)
+    member = cloud.user(f"schriftfuehrerin-{uuid.uuid4().hex[:6]}", secrets.token_urlsafe(18),
+                        group="verein-tv-steinau")  # fmt: skip
+    run_clubs(STACK, "apply")
+    folder = "Turnverein Steinau (fictional)"
+    try:
+        member.request("PUT", member.files(f"{folder}/Satzung.bin"), body=os.urandom(200_000))
+        event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//egov6 tests//EN\r\nBEGIN:VEVENT\r\n"
+                 f"UID:{uuid.uuid4()}\r\nDTSTAMP:20261129T120000Z\r\nDTSTART:20261212T180000Z\r\n"
+                 "DTEND:20261212T200000Z\r\nSUMMARY:Weihnachtsfeier\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")  # fmt: skip
+        put = member.request("PUT", f"{_shared_calendar(member, 'tv-steinau')}feier.ics", body=event.encode(),
+                             headers={"Content-Type": "text/calendar"})  # fmt: skip
+        assert put.status == 201
+        # a member keeps uploading while the backup runs: refused (503) only while Nextcloud is in maintenance
+        statuses: list[int] = []
+        done = threading.Event()
+
+        def upload() -> None:
+            uploader = User(cloud, member.name, member.password, cloud.pool())
+            count = 0
+            while not done.is_set():
+                count += 1
+                answer = uploader.request(
+                    "PUT", uploader.files(f"{folder}/Upload-{count}.bin"), body=os.urandom(50_000)
+                )
+                statuses.append(answer.status)
+
+        worker = threading.Thread(target=upload)
+        worker.start()
+        try:
+            made = runner.invoke(app, ["backup", "run", STACK, "--host", hosts.cloud])
+        finally:
+            done.set()
+            worker.join()
+        assert made.exit_code == 0, made.output
+        assert statuses and set(statuses) <= {201, 204, 503}, statuses
+
+        report = drill.run(Stack.load(STACK), progress=print)
+        assert {c.name: c.state for c in report.checks} == dict.fromkeys(
+            ["nextcloud", "club spaces", "club files", "club calendars"], "passed"
+        ), report.checks
+        assert set(report.seconds) == {"check", "provision", "converge", "restore", "verify"}
+        # the drill host is gone again, with its local files
+        assert report.host not in json.loads(LabPaths(STACK).state_file.read_text(encoding="utf-8"))["hosts"]
+        assert not (LabPaths(STACK).local.parent / f"{STACK}-drill").exists()
+    finally:
+        cloud.occ("user:delete", member.name)
+
+
+def test_a_damaged_repository_stops_the_drill_before_anything_is_restored(hosts: Hosts) -> None:
+    with _damaged(hosts, hosts.cloud):
+        result = runner.invoke(app, ["backup", "drill", STACK])
+    assert result.exit_code == 1
+    assert f"borg check found damage in {hosts.cloud}'s repository" in result.output
+    assert "nothing was restored" in result.output
+    assert "drill" not in "".join(json.loads(LabPaths(STACK).state_file.read_text(encoding="utf-8"))["hosts"])
 
 
 def test_the_repository_keys_are_exported_for_the_safe(tmp_path: Path, hosts: Hosts) -> None:

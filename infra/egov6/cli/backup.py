@@ -122,6 +122,35 @@ def restore_files(
     ok(f"club {club}: {len(done.restored)} files put back from {done.archive}")
 
 
+@backup_app.command("drill")
+@handle_errors
+def drill(
+    stack: StackArg,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the drill host running (remove: `egov6 lab down`)")
+    ] = False,
+) -> None:
+    """The restore drill (lab): the cloud host's newest archive onto a fresh lab host, converged from the stack
+    alone, checked as its users would notice (it serves, club spaces, club files, club calendars), then removed.
+    Exit 1 when a check fails or the archive cannot be restored."""
+    from egov6 import drill as restore_drill  # the drill's HTTPS client is loaded only for it
+
+    loaded = Stack.load(stack)
+    report = restore_drill.run(loaded, step, keep=keep)
+    table = Table(title=f"Restore drill of {report.source}: {report.archive} onto {report.host}")
+    for column in ("check", "result", "detail"):
+        table.add_column(column)
+    colour = {"passed": "green", "failed": "red", "skipped": "yellow"}
+    for check in report.checks:
+        table.add_row(check.name, f"[{colour[check.state]}]{check.state}[/]", Text(check.detail))
+    console.print(table)
+    stages = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in report.seconds.items())
+    if not report.ok:
+        console.print(f"[red]restore drill failed[/] after {report.total:.0f} s ({stages})")
+        raise typer.Exit(EXIT_FAILED)
+    ok(f"restore drill of {loaded.name} passed in {report.total:.0f} s ({stages})")
+
+
 @backup_app.command("export-keys")
 @handle_errors
 def export_keys(

@@ -210,6 +210,37 @@ class LabBackend:
             rows.append(HostStatus(declared.name, declared.role, declared.private_ip, kind))
         return rows
 
+    def start_extra_host(self, name: str, address: str, seed_files: dict[str, str], host_keys: tuple[str, ...],
+                         progress: Progress) -> None:  # fmt: skip
+        """A host outside the topology on the running lab's bridge (the restore drill's fresh host), created from
+        the cached image with its own cloud-init seed; recorded in the lab's state first, so that `lab down` or
+        `remove_extra_host` removes it whatever happens."""
+        state = LabState.load(self.paths.state_file)
+        if state is None:
+            raise Egov6Error(f"lab {self.topology.stack} is not up: run `egov6 lab up {self.topology.stack}` first")
+        if name in state.hosts or name in {h.name for h in self.topology.hosts}:
+            raise Egov6Error(f"lab host {name} exists already: remove it with `egov6 lab down` or wait for its run")
+        host = self._host(name, address)
+        state.hosts[name] = HostState(address, str(host.root))
+        state.save(self.paths.state_file)
+        progress(f"creating {name} ({address}) from the cached image")
+        image.unpack(self.paths.image, host.root)
+        prepare_root(host, seed_files, f"http://{self.topology.gateway}:{self.lab.apt_cache_port}")
+        state.hosts[name].pid = start(host, self.lab.bridge, self.paths.state / f"{name}.console.log")
+        state.save(self.paths.state_file)
+        wait_for_ssh(host, state.hosts[name].pid or 0, host_keys)
+        progress(f"{name} answers on SSH with its pinned host key")
+
+    def remove_extra_host(self, name: str) -> None:
+        state = LabState.load(self.paths.state_file)
+        if state is None or name not in state.hosts:
+            return
+        current = state.hosts.pop(name)
+        host = self._host(name, current.address)
+        stop(host, current.pid)
+        remove_root(host)
+        state.save(self.paths.state_file)
+
     def stop_host(self, name: str) -> None:
         """Stops one host but keeps its root (fault tests; `up` starts it again)."""
         state = LabState.load(self.paths.state_file)
@@ -233,7 +264,9 @@ class LabBackend:
         remove_cgroup_parents()
         # The lab's stack state goes with it (`pulumi destroy`): outputs, the files written from them, host keys.
         local = self.paths.local
-        for leftover in ("outputs.json", "ssh_config", "known_hosts", "automation_ed25519", "secrets", "ca"):
+        leftovers = ("outputs.json", "ssh_config", "known_hosts", "automation_ed25519", "secrets", "ca",
+                     "backup_maintenance_ed25519", "borg")  # fmt: skip
+        for leftover in leftovers:
             run(["rm", "-rf", "--one-file-system", str(local / leftover)])
         run(["rm", "-rf", "--one-file-system", str(self.paths.state)])
         progress(f"lab {self.topology.stack} removed (bridge {state.bridge}, {len(state.hosts)} hosts)")

@@ -1,0 +1,258 @@
+"""The restore drill: the cloud host's newest archive, restored onto a fresh lab host made for the drill.
+
+The drill host is created from the lab's cached image on the lab's bridge (a host outside the topology, recorded
+in the lab's state so that `lab down` removes it whatever happens), bootstraps from the same cloud-init user-data,
+and is converged with the same playbooks from the stack alone (an inventory of its own, with the stack's secrets).
+Then the archive is streamed onto it with the controller's maintenance key (`borg export-tar`), the database is
+restored from its dump, and the restored Nextcloud is checked as its users would notice: it serves, its club spaces
+are those of the registry, club files come back bit-identical, club calendars serve their events. The host is
+removed afterwards. A restored copy never sends mail (its mail mode is set to null and the club mail timer stays
+off): the drill must not write to club members.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import urllib3
+
+from egov6 import backup
+from egov6.bootstrap import HOST_KEY_TYPES
+from egov6.clubs.spaces import desired_state, run_provisioner
+from egov6.config.schema import Role
+from egov6.errors import Egov6Error
+from egov6.inventory import SERVICE_OF_ROLE, Connection, nextcloud_data_dir, write_inventory, write_ssh_config
+from egov6.lab.backend import LabBackend
+from egov6.lab.keys import new_ssh_key
+from egov6.lab.provision import LAB_LOCATION, seed
+from egov6.orchestrate import AUTOMATION_KEY, Stack, converge_failure
+from egov6.outputs import HostOutput, local_dir, outputs_path, read_outputs
+from egov6.remote import on_host
+from egov6.runner import run_playbook
+from egov6.topology import Topology
+
+Progress = Callable[[str], None]
+CLUB_ITEMS = {"group", "account", "folder", "share", "calendar", "calendar-share"}
+FILES_COMPARED = 5
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    state: Literal["passed", "failed", "skipped"]
+    detail: str
+
+
+@dataclass
+class DrillReport:
+    source: str
+    archive: str = ""
+    host: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.state != "failed" for c in self.checks)
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+def drill_topology(topology: Topology, role: Role) -> Topology:
+    """The stack's topology with one fresh host in place of the role's first host: the same group values, a name
+    and a free address of its own (the subnet's last free one), a stack name of its own for its local files."""
+    source = topology.by_role(role)[0]
+    used = {h.private_ip for h in topology.hosts} | {topology.gateway}
+    free = (str(a) for a in reversed(list(topology.config.network.subnet.hosts())) if str(a) not in used)
+    host = replace(source, name=f"{topology.config.name}-drill-{role}", private_ip=next(free))
+    return replace(topology, stack=f"{topology.stack}-drill", hosts=(host,), rules={role: topology.rules[role]})
+
+
+def _root(topology: Topology, host: str, script: str, what: str, timeout: float = 1800) -> str:
+    done = on_host(topology.stack, host, f"sudo -n sh -c {shlex.quote(script)}", what, timeout)
+    if done.returncode != 0:
+        raise Egov6Error(f"{host}: {what} failed: {(done.stderr or done.stdout).strip()[-400:]}")
+    return done.stdout
+
+
+def _sql(topology: Topology, host: str, query: str) -> list[list[str]]:
+    """Rows of a fixed query (egov6's own text, no value from outside) on the host's Nextcloud database."""
+    # fields apart by the unit separator: a file name may hold any printable character
+    psql = f"runuser -u postgres -- psql -tA -F \"$(printf '\\037')\" -d nextcloud -c {shlex.quote(query)}"
+    out = _root(topology, host, psql, "a database query", 300)
+    return [line.split("\x1f") for line in out.splitlines() if line]
+
+
+def run(stack: Stack, progress: Progress, keep: bool = False) -> DrillReport:
+    """The drill for the stack's cloud host; raises on what stops it (no archive, a damaged repository, a failed
+    converge or restore) and reports the checks otherwise. ``keep`` leaves the drill host running (for a look)."""
+    if not stack.is_lab:
+        raise Egov6Error(f"stack {stack.name}: the restore drill runs on a lab stack (it creates a fresh lab host)")
+    source = stack.topology.by_role("cloud")[0].name
+    report = DrillReport(source)
+    began = time.monotonic()
+    made = backup.archives(stack.topology, source)
+    if not made:
+        raise Egov6Error(f"{source} has no archive yet: `egov6 backup run {stack.name}` first")
+    report.archive = made[-1].name
+    progress(f"checking {report.archive} (borg check of the repository and the archive)")
+    backup.check(stack.topology, source, report.archive)
+    report.seconds["check"] = time.monotonic() - began
+
+    topology = drill_topology(stack.topology, "cloud")
+    host = topology.hosts[0]
+    report.host = host.name
+    local = local_dir(topology.stack)
+    outputs = read_outputs(outputs_path(stack.name))
+    keys = {host.name: {kind: new_ssh_key(kind) for kind in HOST_KEY_TYPES}}
+    pinned = tuple(keys[host.name][kind].public_key for kind in HOST_KEY_TYPES)
+    drill_outputs = outputs.model_copy(update={"stack": topology.stack, "hosts": (HostOutput(
+        name=host.name, role=host.role, location=LAB_LOCATION, private_ip=host.private_ip, ipv4=host.private_ip,
+        host_keys=pinned),)})  # fmt: skip
+    lab = LabBackend(stack.topology)
+    try:
+        began = time.monotonic()
+        lab.start_extra_host(host.name, host.private_ip, seed(drill_outputs, host.name, keys), pinned, progress)
+        report.seconds["provision"] = time.monotonic() - began
+
+        began = time.monotonic()
+        progress(f"converging {host.name} from the stack alone (the cloud host's playbooks)")
+        automation = stack.local / AUTOMATION_KEY
+        write_ssh_config(local / "ssh_config", drill_outputs, automation)
+        user, public = outputs.automation.user, outputs.automation.public_key.strip()
+        connection = Connection(user=user, key_file=automation, ssh_config=local / "ssh_config", automation_user=user,
+                                automation_key=public, local_dir=stack.local)  # fmt: skip
+        folder = write_inventory(topology, {host.name: host.private_ip}, connection, local / "inventory")
+        failure = converge_failure(run_playbook(folder, artifacts=local / "runner"))
+        if failure:
+            raise Egov6Error(f"the drill host did not converge: {failure}")
+        report.seconds["converge"] = time.monotonic() - began
+
+        began = time.monotonic()
+        progress(f"restoring {report.archive} onto {host.name}")
+        _restore(stack, topology, host.name, report.archive)
+        report.seconds["restore"] = time.monotonic() - began
+
+        began = time.monotonic()
+        progress("checking the restored cloud as its users would")
+        report.checks = _verify(stack, topology, host.name, source)
+        report.seconds["verify"] = time.monotonic() - began
+    finally:
+        if not keep:
+            lab.remove_extra_host(host.name)
+            shutil.rmtree(local, ignore_errors=True)
+    return report
+
+
+def _restore(stack: Stack, topology: Topology, host: str, archive: str) -> None:
+    database = SERVICE_OF_ROLE["cloud"]
+    data = nextcloud_data_dir(topology)
+    # The fresh install of the converge is replaced whole: this host was made by this drill, nothing else is on it.
+    clear = ("systemctl stop nextcloud-cron.timer nextcloud-clubs-mail.timer nginx 'php*-fpm.service' && "
+             f"rm -rf --one-file-system {data} && runuser -u postgres -- dropdb {database} && "
+             f"runuser -u postgres -- createdb -O {database} {database}")  # fmt: skip
+    _root(topology, host, clear, "clearing the fresh install")
+    backup.stream_archive(stack.topology, stack.topology.by_role("cloud")[0].name, archive, topology.stack, host)
+    dump = f"/var/backups/egov6/{database}.pgdump"
+    _root(topology, host, f"runuser -u postgres -- pg_restore --no-owner --role={database} -d {database} < {dump} && "
+                          # unit globs match loaded units only: the installed PHP-FPM by its unit file
+                          "systemctl start $(systemctl list-unit-files --no-legend 'php*-fpm.service' | cut -d' ' -f1) "
+                          "nginx && "
+                          # a restored copy never mails club members
+                          "egov6-occ config:system:set mail_smtpmode --value=null && "
+                          "egov6-occ maintenance:mode --off && egov6-occ maintenance:data-fingerprint",
+          "restoring the database and starting Nextcloud")  # fmt: skip
+
+
+def _verify(stack: Stack, topology: Topology, host: str, source: str) -> list[Check]:
+    return [
+        _serves(stack, topology, host),
+        _club_spaces(stack, topology),
+        _files(stack, topology, host, source),
+        _calendar(stack, topology, host),
+    ]
+
+
+def _pool(stack: Stack, address: str) -> urllib3.HTTPSConnectionPool:
+    domain = stack.config.fqdn("cloud")
+    return urllib3.HTTPSConnectionPool(address, 443, server_hostname=domain, assert_hostname=domain,
+                                       ca_certs=str(stack.local / "ca" / "ca.crt"), cert_reqs="CERT_REQUIRED",
+                                       retries=False, timeout=urllib3.Timeout(connect=5, read=120))  # fmt: skip
+
+
+def _serves(stack: Stack, topology: Topology, host: str) -> Check:
+    answer = _pool(stack, topology.hosts[0].private_ip).request("GET", "/status.php")
+    found = json.loads(answer.data) if answer.status == 200 else {}
+    if found.get("installed") and not found.get("maintenance"):
+        return Check("nextcloud", "passed", f"serves over HTTPS, version {found.get('versionstring')}")
+    return Check("nextcloud", "failed", f"status.php answered {answer.status}: {answer.data[:200]!r}")
+
+
+def _club_spaces(stack: Stack, topology: Topology) -> Check:
+    plan = run_provisioner(topology, "plan", desired_state(stack.clubs, stack.config))
+    missing = [f"{c.club} {c.item}" for c in plan.changes if c.action == "create" and c.item in CLUB_ITEMS]
+    active = sum(1 for club in stack.clubs.clubs if club.state == "active")
+    if missing:
+        return Check("club spaces", "failed", f"missing after the restore: {', '.join(missing[:10])}")
+    return Check("club spaces", "passed", f"groups, accounts, folders, shares and calendars of {active} clubs")
+
+
+def _files(stack: Stack, topology: Topology, host: str, source: str) -> Check:
+    """Club files read through the restored Nextcloud (decrypted by it) against the same files on the live cloud:
+    those at the same place with the same etag there (unchanged since the archive)."""
+    query = ("SELECT substr(s.id, 7), f.path, f.etag FROM oc_filecache f "
+             "JOIN oc_storages s ON s.numeric_id = f.storage JOIN oc_mimetypes m ON m.id = f.mimetype "
+             "WHERE s.id LIKE 'home::club-%' AND f.path LIKE 'files/%' AND m.mimetype <> 'httpd/unix-directory' "
+             "ORDER BY f.fileid DESC LIMIT 200")  # fmt: skip
+    restored = {(account, path): etag for account, path, etag in _sql(topology, host, query)}
+    if not restored:
+        return Check("club files", "skipped", "the archive holds no club file")
+    live = {(account, path): etag for account, path, etag in _sql(stack.topology, source, query)}
+    same = [key for key, etag in restored.items() if live.get(key) == etag][:FILES_COMPARED]
+    if not same:
+        return Check("club files", "skipped", "every club file in the archive changed since (nothing to compare)")
+    differ = [path for account, path in same
+              if _digest(topology, host, account, path) != _digest(stack.topology, source, account, path)]  # fmt: skip
+    if differ:
+        return Check("club files", "failed", f"{', '.join(differ)} differ from the live cloud")
+    return Check("club files", "passed", f"{len(same)} files read through the restored cloud match the live ones")
+
+
+def _digest(topology: Topology, host: str, account: str, path: str) -> str:
+    """SHA-256 of a file as Nextcloud serves it (occ files:get decrypts): into a folder of the web user, hashed."""
+    where = shlex.quote(f"/{account}/{path}")
+    script = ("t=$(mktemp -d -p /var/tmp) && trap 'rm -rf \"$t\"' EXIT && chown www-data \"$t\" && "
+              f"egov6-occ files:get {where} \"$t/f\" && sha256sum < \"$t/f\"")  # fmt: skip
+    return _root(topology, host, script, f"reading {account}'s {path}").split()[0]
+
+
+def _calendar(stack: Stack, topology: Topology, host: str) -> Check:
+    """The club calendar with the most events, read over CalDAV from the restored cloud (an app password of the
+    club account, made on the drill host and gone with it)."""
+    rows = _sql(topology, host, "SELECT substr(c.principaluri, 18), c.uri, count(o.id) FROM oc_calendars c JOIN "
+                "oc_calendarobjects o ON o.calendarid = c.id WHERE c.principaluri LIKE 'principals/users/club-%' "
+                "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1")  # fmt: skip
+    if not rows:
+        return Check("club calendars", "skipped", "the archive holds no event in a club calendar")
+    account, uri, count = rows[0][0], rows[0][1], int(rows[0][2])
+    token = _root(topology, host, f"egov6-occ user:auth-tokens:add --name=egov6-drill {shlex.quote(account)}",
+                  "an app password for the check").strip().splitlines()[-1]  # fmt: skip
+    auth = urllib3.make_headers(basic_auth=f"{account}:{token}")
+    answer = _pool(stack, topology.hosts[0].private_ip).request(
+        "PROPFIND", f"/remote.php/dav/calendars/{account}/{uri}/", headers={**auth, "Depth": "1"}
+    )
+    if answer.status != 207:
+        return Check("club calendars", "failed", f"CalDAV answered {answer.status} for {account}'s calendar")
+    served = len(re.findall(rb"<(?:\w+:)?href>[^<]*\.ics</(?:\w+:)?href>", answer.data))
+    if served != count:
+        return Check("club calendars", "failed", f"{account}: {served} events over CalDAV, {count} in the database")
+    return Check("club calendars", "passed", f"{account}: {count} events served over CalDAV")
