@@ -189,8 +189,13 @@ def _pool(stack: Stack, address: str) -> urllib3.HTTPSConnectionPool:
                                        retries=False, timeout=urllib3.Timeout(connect=5, read=120))  # fmt: skip
 
 
+def _host(stack: Stack) -> dict[str, str]:
+    """The service's name as the Host header (the drill host is reached by its address; Nextcloud trusts the name)."""
+    return {"Host": stack.config.fqdn("cloud")}
+
+
 def _serves(stack: Stack, topology: Topology, host: str) -> Check:
-    answer = _pool(stack, topology.hosts[0].private_ip).request("GET", "/status.php")
+    answer = _pool(stack, topology.hosts[0].private_ip).request("GET", "/status.php", headers=_host(stack))
     found = json.loads(answer.data) if answer.status == 200 else {}
     if found.get("installed") and not found.get("maintenance"):
         return Check("nextcloud", "passed", f"serves over HTTPS, version {found.get('versionstring')}")
@@ -248,7 +253,7 @@ def _calendar(stack: Stack, topology: Topology, host: str) -> Check:
                   "an app password for the check").strip().splitlines()[-1]  # fmt: skip
     auth = urllib3.make_headers(basic_auth=f"{account}:{token}")
     answer = _pool(stack, topology.hosts[0].private_ip).request(
-        "PROPFIND", f"/remote.php/dav/calendars/{account}/{uri}/", headers={**auth, "Depth": "1"}
+        "PROPFIND", f"/remote.php/dav/calendars/{account}/{uri}/", headers={**auth, **_host(stack), "Depth": "1"}
     )
     if answer.status != 207:
         return Check("club calendars", "failed", f"CalDAV answered {answer.status} for {account}'s calendar")

@@ -271,7 +271,8 @@ def test_the_restore_drill_brings_the_cloud_back_on_a_fresh_host_from_a_backup_t
         event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//egov6 tests//EN\r\nBEGIN:VEVENT\r\n"
                  f"UID:{uuid.uuid4()}\r\nDTSTAMP:20261129T120000Z\r\nDTSTART:20261212T180000Z\r\n"
                  "DTEND:20261212T200000Z\r\nSUMMARY:Weihnachtsfeier\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")  # fmt: skip
-        put = member.request("PUT", f"{_shared_calendar(member, 'tv-steinau')}feier.ics", body=event.encode(),
+        calendar = _shared_calendar(member, "tv-steinau")
+        put = member.request("PUT", f"{calendar}feier-{uuid.uuid4().hex[:8]}.ics", body=event.encode(),
                              headers={"Content-Type": "text/calendar"})  # fmt: skip
         assert put.status == 201
         # a member keeps uploading while the backup runs: refused (503) only while Nextcloud is in maintenance
