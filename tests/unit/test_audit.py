@@ -68,7 +68,7 @@ def test_data_categories_processors_and_measures(report: dict[str, Any]) -> None
     logs = next(c for c in report["data_categories"] if c["name"] == "Logs")
     assert "journald: 90 days" in logs["retention"]  # read from the base role's defaults (90day), where enforced
     backups = next(c for c in report["data_categories"] if c["name"] == "Backups")
-    assert "6 monthly" in backups["retention"] and "not pruned yet" in backups["retention"]
+    assert "6 monthly" in backups["retention"] and "no backup job runs yet" in backups["retention"]  # production
     assert report["processors"][0]["name"] == "Hetzner Online GmbH"
     assert "2026-02-02" in report["processors"][0]["agreement"]
     implemented = [m for m in report["measures"] if m["status"] == "implemented"]
@@ -77,7 +77,7 @@ def test_data_categories_processors_and_measures(report: dict[str, Any]) -> None
 
 def test_the_report_claims_only_what_is_enforced(shipped: dict[str, dict[str, Any]]) -> None:
     """Encryption at rest counts as implemented only where a role enforces it (Nextcloud server-side encryption);
-    backups only where the backup roles write (a backup host), restore tests not until the drill exists."""
+    backups only where the backup roles write (a backup host), restore tests where the drill runs (the lab)."""
     status = {}
     for name in ("production", "lab"):
         data = copy.deepcopy(shipped[name])
@@ -88,8 +88,22 @@ def test_the_report_claims_only_what_is_enforced(shipped: dict[str, dict[str, An
     assert status["lab"]["BAK-03"] == status["lab"]["BAK-04"] == ("implemented", "")
     for measure in ("BAK-03", "BAK-04"):
         assert status["production"][measure][0] == "planned" and "storage_box" in status["production"][measure][1]
-    for name in status:
-        assert status[name]["BAK-05"][0] == "planned" and "drill" in status[name]["BAK-05"][1]
+    assert status["lab"]["BAK-05"] == ("implemented", "")
+    assert status["production"]["BAK-05"][0] == "planned" and "drill" in status["production"]["BAK-05"][1]
+
+
+def test_the_backup_section_says_what_is_set_up(shipped: dict[str, dict[str, Any]]) -> None:
+    found = {}
+    for name in ("production", "lab"):
+        data = copy.deepcopy(shipped[name])
+        found[name] = build_report(data, evaluate(copy.deepcopy(data), name), name)["backup"]
+    assert found["lab"]["enforced"] and "repokey-blake2" in found["lab"]["encryption"]
+    assert "append-only" in found["lab"]["client_keys"] and "egov6 backup prune" in found["lab"]["retention_applied"]
+    assert "drill" in found["lab"]["restore_test"]
+    production = found["production"]
+    assert not production["enforced"] and production["target"] == "storage_box"
+    assert production["encryption"] == production["client_keys"] == "declared, not set up"
+    assert production["restore_test"] == "none yet"
 
 
 def test_processing_register_has_one_record_per_service(report: dict[str, Any]) -> None:

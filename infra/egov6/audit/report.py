@@ -19,7 +19,14 @@ from typing import Any
 import yaml
 
 from egov6 import __version__
-from egov6.audit.catalogue import Contacted, contacted_services, data_categories, measures_for, services
+from egov6.audit.catalogue import (
+    Contacted,
+    backup_facts,
+    contacted_services,
+    data_categories,
+    measures_for,
+    services,
+)
 from egov6.clubs.registry import ClubRegistry, load_registry
 from egov6.config.loader import load_stack_mapping, read_stack_file, repo_root, stack_name
 from egov6.config.schema import GERMAN_LOCATIONS, Contact, StackConfig
@@ -256,11 +263,7 @@ def build_report(
             }
             for h in topology.hosts
         ],
-        "backup": {
-            "target": cfg.backup.target,
-            "location": cfg.backup.location,
-            "retention": cfg.backup.retention.model_dump(),
-        },
+        "backup": backup_facts(cfg),
         "encryption_at_rest": cfg.encryption.at_rest,
         "resources": resources(declaration),
         "exposure": exposure(topology),
