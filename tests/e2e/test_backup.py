@@ -207,32 +207,38 @@ def test_a_clubs_lost_files_come_back_into_its_folder_and_nothing_else_changes(h
     ours = cloud.user(f"kassenwart-{suffix}", secrets.token_urlsafe(18), group="verein-tv-birstein")
     theirs = cloud.user(f"saenger-{suffix}", secrets.token_urlsafe(18), group="verein-gv-birstein")
     run_clubs(STACK, "apply")  # the members' group shares are accepted
-    folder, other = "Turnverein Birstein (fictional)", "Gesangverein Birstein (fictional)"
+    club, other = "Turnverein Birstein (fictional)", "Gesangverein Birstein (fictional)"
+    folder = f"{club}/Vorstand-{suffix}"  # a place of this run's own (the test may run again on the same lab)
     try:
+        assert ours.request("MKCOL", ours.files(folder)).status == 201
         assert ours.request("MKCOL", ours.files(f"{folder}/Protokolle")).status == 201
         ours.request("PUT", ours.files(f"{folder}/Protokolle/2026.txt"), body=b"Jahreshauptversammlung 2026\n")
         ours.request("PUT", ours.files(f"{folder}/Kasse.txt"), body=b"Kassenstand alt\n")
-        theirs.request("PUT", theirs.files(f"{other}/Lieder.txt"), body=b"Liederliste alt\n")
+        theirs.request("PUT", theirs.files(f"{other}/Lieder-{suffix}.txt"), body=b"Liederliste alt\n")
         made = runner.invoke(app, ["backup", "run", STACK, "--host", hosts.cloud])
         assert made.exit_code == 0, made.output
         # after the backup: the club loses its minutes, and both clubs keep working
         assert ours.request("DELETE", ours.files(f"{folder}/Protokolle")).status == 204
         ours.request("PUT", ours.files(f"{folder}/Kasse.txt"), body=b"Kassenstand neu\n")
-        theirs.request("PUT", theirs.files(f"{other}/Lieder.txt"), body=b"Liederliste neu\n")
+        theirs.request("PUT", theirs.files(f"{other}/Lieder-{suffix}.txt"), body=b"Liederliste neu\n")
 
-        result = runner.invoke(app, ["backup", "restore-files", STACK, "--club", "tv-birstein", "--path", "Protokolle"])
+        lost = f"Vorstand-{suffix}/Protokolle"
+        result = runner.invoke(app, ["backup", "restore-files", STACK, "--club", "tv-birstein", "--path", lost])
         assert result.exit_code == 0, result.output
         assert "1 files put back" in result.output
         assert ours.request("GET", ours.files(f"{folder}/Protokolle/2026.txt")).data == b"Jahreshauptversammlung 2026\n"
         assert ours.request("GET", ours.files(f"{folder}/Kasse.txt")).data == b"Kassenstand neu\n"
-        assert theirs.request("GET", theirs.files(f"{other}/Lieder.txt")).data == b"Liederliste neu\n"
-        # the whole folder again: what exists now is kept, nothing is overwritten, and a repeat is harmless
-        again = runner.invoke(app, ["backup", "restore-files", STACK, "--club", "tv-birstein"])
+        assert theirs.request("GET", theirs.files(f"{other}/Lieder-{suffix}.txt")).data == b"Liederliste neu\n"
+        # the whole place again: what exists now is kept, nothing is overwritten, and a repeat is harmless
+        whole = ["backup", "restore-files", STACK, "--club", "tv-birstein", "--path", f"Vorstand-{suffix}"]
+        again = runner.invoke(app, whole)
         assert again.exit_code == 0 and "0 files put back" in again.output and "kept 2 files" in again.output
         assert ours.request("GET", ours.files(f"{folder}/Kasse.txt")).data == b"Kassenstand neu\n"
         outside = runner.invoke(app, ["backup", "restore-files", STACK, "--club", "tv-birstein", "--path", "../x"])
         assert outside.exit_code == 1 and "without '..'" in outside.output
     finally:
+        ours.request("DELETE", ours.files(folder))
+        theirs.request("DELETE", theirs.files(f"{other}/Lieder-{suffix}.txt"))
         for user in (ours, theirs):
             cloud.occ("user:delete", user.name)
 
