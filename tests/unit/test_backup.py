@@ -100,3 +100,28 @@ def test_borg_on_the_host_pins_the_target_and_never_asks() -> None:
     assert env["BORG_PASSCOMMAND"] == "cat /etc/egov6/backup/passphrase"  # the passphrase itself is in no variable
     assert "BORG_PASSPHRASE" not in env
     assert env["BORG_RELOCATED_REPO_ACCESS_IS_OK"] == "no"
+
+
+@pytest.mark.parametrize("path", ["/etc", "../gv-birstein", "Protokolle/../../x", "-rf"])
+def test_a_club_path_cannot_leave_the_club_folder(path: str) -> None:
+    with pytest.raises(Egov6Error, match="inside the club's folder"):
+        backup.club_path(path)
+
+
+def test_a_club_path_names_a_place_inside_the_folder() -> None:
+    assert str(backup.club_path(" Protokolle/2026 ")) == "Protokolle/2026"
+    assert str(backup.club_path("")) == "."
+
+
+def test_the_drill_host_is_the_cloud_host_again_under_its_own_name_and_a_free_address() -> None:
+    from egov6.drill import drill_topology
+
+    topology = build_topology(load_stack("lab"), "lab")
+    drill = drill_topology(topology, "cloud")
+    (host,) = drill.hosts
+    source = topology.by_role("cloud")[0]
+    assert host.role == "cloud" and host.name == "egov6-lab-drill-cloud" and drill.stack == "lab-drill"
+    assert host.private_ip not in {h.private_ip for h in topology.hosts} | {topology.gateway}
+    assert host.volumes == source.volumes and drill.rules == {"cloud": topology.rules["cloud"]}
+    # no backup host in the drill's inventory: the restored copy does not write into the stack's repositories
+    assert _backup_vars(drill) == {"backup_server": ""}
