@@ -23,7 +23,9 @@ from typer.testing import CliRunner
 
 from egov6 import drill
 from egov6.cli.clubs import run_clubs
+from egov6.cli.lab import converge_stack
 from egov6.cli.main import app
+from egov6.errors import Egov6Error
 from egov6.lab.paths import LabPaths
 from egov6.orchestrate import Stack
 from tests.e2e.cloud_client import Cloud, User
@@ -324,6 +326,25 @@ def test_a_damaged_repository_stops_the_drill_before_anything_is_restored(hosts:
     assert f"borg check found damage in {hosts.cloud}'s repository" in result.output
     assert "nothing was restored" in result.output
     assert "drill" not in "".join(json.loads(LabPaths(STACK).state_file.read_text(encoding="utf-8"))["hosts"])
+
+
+def test_a_lost_config_php_stops_the_converge_and_nothing_is_deleted(hosts: Hosts) -> None:
+    """One lost file must not make a converge install a second instance over the clubs' data."""
+    config = "/var/www/nextcloud/config/config.php"
+    count = ("find /srv/data/nextcloud -type f | wc -l; runuser -u postgres -- psql -tA -d nextcloud -c "
+             "\"SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'\"")  # fmt: skip
+    before = hosts.root(hosts.cloud, count).stdout.split()
+    assert hosts.root(hosts.cloud, f"mv {config} /var/tmp/egov6-config.php.kept").returncode == 0
+    try:
+        with pytest.raises(Egov6Error) as stopped:
+            converge_stack(STACK, limit=hosts.cloud)
+        assert "config.php" in str(stopped.value) and "deletes nothing" in str(stopped.value), stopped.value
+        after = hosts.root(hosts.cloud, count).stdout.split()
+        assert after == before and int(before[1]) > 0, (before, after)  # no file, no table deleted
+    finally:
+        assert hosts.root(hosts.cloud, f"mv /var/tmp/egov6-config.php.kept {config}").returncode == 0
+    again = converge_stack(STACK, limit=hosts.cloud)
+    assert again.hosts[hosts.cloud].changed == 0, again.changed_tasks
 
 
 def test_the_repository_keys_are_exported_for_the_safe(tmp_path: Path, hosts: Hosts) -> None:
