@@ -41,6 +41,7 @@ from egov6.topology import Topology
 Progress = Callable[[str], None]
 CLUB_ITEMS = {"group", "account", "folder", "share", "calendar", "calendar-share"}
 FILES_COMPARED = 5
+ENGINE_MODELS = "/var/lib/spiffworkflow/process-models"  # the spiffworkflow role's models folder
 
 
 @dataclass(frozen=True)
@@ -84,20 +85,21 @@ def _root(topology: Topology, host: str, script: str, what: str, timeout: float 
     return done.stdout
 
 
-def _sql(topology: Topology, host: str, query: str) -> list[list[str]]:
-    """Rows of a fixed query (egov6's own text, no value from outside) on the host's Nextcloud database."""
+def _sql(topology: Topology, host: str, query: str, database: str = "nextcloud") -> list[list[str]]:
+    """Rows of a fixed query (egov6's own text, no value from outside) on one of the host's databases."""
     # fields apart by the unit separator: a file name may hold any printable character
-    psql = f"runuser -u postgres -- psql -tA -F \"$(printf '\\037')\" -d nextcloud -c {shlex.quote(query)}"
+    psql = f"runuser -u postgres -- psql -tA -F \"$(printf '\\037')\" -d {database} -c {shlex.quote(query)}"
     out = _root(topology, host, psql, "a database query", 300)
     return [line.split("\x1f") for line in out.splitlines() if line]
 
 
-def run(stack: Stack, progress: Progress, keep: bool = False) -> DrillReport:
-    """The drill for the stack's cloud host; raises on what stops it (no archive, a damaged repository, a failed
-    converge or restore) and reports the checks otherwise. ``keep`` leaves the drill host running (for a look)."""
+def run(stack: Stack, progress: Progress, role: Literal["cloud", "flow"] = "cloud", keep: bool = False) -> DrillReport:
+    """The drill for the stack's first host of ``role``; raises on what stops it (no archive, a damaged
+    repository, a failed converge or restore) and reports the checks otherwise. ``keep`` leaves the drill host
+    running (for a look; `egov6 lab down` removes it)."""
     if not stack.is_lab:
         raise Egov6Error(f"stack {stack.name}: the restore drill runs on a lab stack (it creates a fresh lab host)")
-    source = stack.topology.by_role("cloud")[0].name
+    source = stack.topology.by_role(role)[0].name
     report = DrillReport(source)
     began = time.monotonic()
     made = backup.archives(stack.topology, source)
@@ -108,9 +110,34 @@ def run(stack: Stack, progress: Progress, keep: bool = False) -> DrillReport:
     backup.check(stack.topology, source, report.archive)
     report.seconds["check"] = time.monotonic() - began
 
-    topology = drill_topology(stack.topology, "cloud")
+    topology = drill_topology(stack.topology, role)
     host = topology.hosts[0]
     report.host = host.name
+    lab = LabBackend(stack.topology)
+    try:
+        _fresh_host(stack, topology, lab, report, progress)
+
+        began = time.monotonic()
+        progress(f"restoring {report.archive} onto {host.name}")
+        (_restore_cloud if role == "cloud" else _restore_flow)(stack, topology, host.name, source, report.archive)
+        report.seconds["restore"] = time.monotonic() - began
+
+        began = time.monotonic()
+        progress(f"checking the restored {role} host as its users would")
+        verify = _verify_cloud if role == "cloud" else _verify_flow
+        report.checks = verify(stack, topology, host.name, source)
+        report.seconds["verify"] = time.monotonic() - began
+    finally:
+        if not keep:
+            lab.remove_extra_host(host.name)
+            shutil.rmtree(local_dir(topology.stack), ignore_errors=True)
+    return report
+
+
+def _fresh_host(stack: Stack, topology: Topology, lab: LabBackend, report: DrillReport, progress: Progress) -> None:
+    """The drill host: booted from the cached image with its own pinned host keys and the stack's cloud-init
+    user-data, then converged from the stack alone (an inventory of its own, the stack's secrets and CA)."""
+    host = topology.hosts[0]
     local = local_dir(topology.stack)
     outputs = read_outputs(outputs_path(stack.name))
     keys = {host.name: {kind: new_ssh_key(kind) for kind in HOST_KEY_TYPES}}
@@ -118,42 +145,25 @@ def run(stack: Stack, progress: Progress, keep: bool = False) -> DrillReport:
     drill_outputs = outputs.model_copy(update={"stack": topology.stack, "hosts": (HostOutput(
         name=host.name, role=host.role, location=LAB_LOCATION, private_ip=host.private_ip, ipv4=host.private_ip,
         host_keys=pinned),)})  # fmt: skip
-    lab = LabBackend(stack.topology)
-    try:
-        began = time.monotonic()
-        lab.start_extra_host(host.name, host.private_ip, seed(drill_outputs, host.name, keys), pinned, progress)
-        report.seconds["provision"] = time.monotonic() - began
+    began = time.monotonic()
+    lab.start_extra_host(host.name, host.private_ip, seed(drill_outputs, host.name, keys), pinned, progress)
+    report.seconds["provision"] = time.monotonic() - began
 
-        began = time.monotonic()
-        progress(f"converging {host.name} from the stack alone (the cloud host's playbooks)")
-        automation = stack.local / AUTOMATION_KEY
-        write_ssh_config(local / "ssh_config", drill_outputs, automation)
-        user, public = outputs.automation.user, outputs.automation.public_key.strip()
-        connection = Connection(user=user, key_file=automation, ssh_config=local / "ssh_config", automation_user=user,
-                                automation_key=public, local_dir=stack.local)  # fmt: skip
-        folder = write_inventory(topology, {host.name: host.private_ip}, connection, local / "inventory")
-        failure = converge_failure(run_playbook(folder, artifacts=local / "runner"))
-        if failure:
-            raise Egov6Error(f"the drill host did not converge: {failure}")
-        report.seconds["converge"] = time.monotonic() - began
-
-        began = time.monotonic()
-        progress(f"restoring {report.archive} onto {host.name}")
-        _restore(stack, topology, host.name, report.archive)
-        report.seconds["restore"] = time.monotonic() - began
-
-        began = time.monotonic()
-        progress("checking the restored cloud as its users would")
-        report.checks = _verify(stack, topology, host.name, source)
-        report.seconds["verify"] = time.monotonic() - began
-    finally:
-        if not keep:
-            lab.remove_extra_host(host.name)
-            shutil.rmtree(local, ignore_errors=True)
-    return report
+    began = time.monotonic()
+    progress(f"converging {host.name} from the stack alone (the {host.role} host's playbooks)")
+    automation = stack.local / AUTOMATION_KEY
+    write_ssh_config(local / "ssh_config", drill_outputs, automation)
+    user, public = outputs.automation.user, outputs.automation.public_key.strip()
+    connection = Connection(user=user, key_file=automation, ssh_config=local / "ssh_config", automation_user=user,
+                            automation_key=public, local_dir=stack.local)  # fmt: skip
+    folder = write_inventory(topology, {host.name: host.private_ip}, connection, local / "inventory")
+    failure = converge_failure(run_playbook(folder, artifacts=local / "runner"))
+    if failure:
+        raise Egov6Error(f"the drill host did not converge: {failure}")
+    report.seconds["converge"] = time.monotonic() - began
 
 
-def _restore(stack: Stack, topology: Topology, host: str, archive: str) -> None:
+def _restore_cloud(stack: Stack, topology: Topology, host: str, source: str, archive: str) -> None:
     database = SERVICE_OF_ROLE["cloud"]
     data = nextcloud_data_dir(topology)
     # The fresh install of the converge is replaced whole: this host was made by this drill, nothing else is on it.
@@ -161,7 +171,7 @@ def _restore(stack: Stack, topology: Topology, host: str, archive: str) -> None:
              f"rm -rf --one-file-system {data} && runuser -u postgres -- dropdb {database} && "
              f"runuser -u postgres -- createdb -O {database} {database}")  # fmt: skip
     _root(topology, host, clear, "clearing the fresh install")
-    backup.stream_archive(stack.topology, stack.topology.by_role("cloud")[0].name, archive, topology.stack, host)
+    backup.stream_archive(stack.topology, source, archive, topology.stack, host)
     dump = f"/var/backups/egov6/{database}.pgdump"
     _root(topology, host, f"runuser -u postgres -- pg_restore --no-owner --role={database} -d {database} < {dump} && "
                           # unit globs match loaded units only: the installed PHP-FPM by its unit file
@@ -173,7 +183,46 @@ def _restore(stack: Stack, topology: Topology, host: str, archive: str) -> None:
           "restoring the database and starting Nextcloud")  # fmt: skip
 
 
-def _verify(stack: Stack, topology: Topology, host: str, source: str) -> list[Check]:
+def _restore_flow(stack: Stack, topology: Topology, host: str, source: str, archive: str) -> None:
+    database = SERVICE_OF_ROLE["flow"]
+    units = "spiffworkflow-backend spiffworkflow-scheduler"
+    # the models of the converge make way for the archived ones; the engine's database is the dump's
+    clear = (f"systemctl stop {units} && rm -rf --one-file-system {ENGINE_MODELS} && "
+             f"runuser -u postgres -- dropdb {database} && "
+             f"runuser -u postgres -- createdb -O {database} {database}")  # fmt: skip
+    _root(topology, host, clear, "clearing the fresh install")
+    backup.stream_archive(stack.topology, source, archive, topology.stack, host)
+    dump = f"/var/backups/egov6/{database}.pgdump"
+    _root(topology, host, f"runuser -u postgres -- pg_restore --no-owner --role={database} -d {database} < {dump} && "
+                          f"systemctl start {units}", "restoring the database and starting the engine")  # fmt: skip
+
+
+def _verify_flow(stack: Stack, topology: Topology, host: str, source: str) -> list[Check]:
+    """The engine answers, and holds the archive's process instances, each with its process model."""
+    wait = ("for i in $(seq 60); do python3 -c \"import urllib.request as u; "
+            "u.urlopen('http://127.0.0.1:7000/api/v1.0/status', timeout=5)\" 2>/dev/null && exit 0; sleep 2; done; "
+            "exit 1")  # fmt: skip
+    serving = on_host(topology.stack, host, f"sudo -n sh -c {shlex.quote(wait)}", "waiting for the engine", 300)
+    answered = serving.returncode == 0
+    checks = [Check("engine", "passed" if answered else "failed",
+                    "answers on its API" if answered else "its API did not answer within 2 min")]  # fmt: skip
+    query = "SELECT count(*), coalesce(max(id), 0) FROM process_instance"
+    count, newest = (int(v) for v in _sql(topology, host, query, "spiffworkflow")[0])
+    if count == 0:
+        return [*checks, Check("process instances", "skipped", "the archive holds no process instance")]
+    older = f"SELECT count(*) FROM process_instance WHERE id <= {newest}"  # noqa: S608 a number
+    live = int(_sql(stack.topology, source, older, "spiffworkflow")[0][0])
+    models = _sql(topology, host, "SELECT DISTINCT process_model_identifier FROM process_instance", "spiffworkflow")
+    missing = [m[0] for m in models
+               if on_host(topology.stack, host, f"sudo -n test -d {shlex.quote(f'{ENGINE_MODELS}/{m[0]}')}",
+                          "looking for a model", 60).returncode != 0]  # fmt: skip
+    if count != live or missing:
+        detail = f"{count} instances restored, {live} on the live engine; models missing: {', '.join(missing) or '-'}"
+        return [*checks, Check("process instances", "failed", detail)]
+    return [*checks, Check("process instances", "passed", f"{count} instances, each with its process model")]
+
+
+def _verify_cloud(stack: Stack, topology: Topology, host: str, source: str) -> list[Check]:
     return [
         _serves(stack, topology, host),
         _club_spaces(stack, topology),

@@ -319,6 +319,17 @@ def test_the_restore_drill_brings_the_cloud_back_on_a_fresh_host_from_a_backup_t
         cloud.occ("user:delete", member.name)
 
 
+def test_the_restore_drill_brings_the_engine_back_with_its_process_instances(hosts: Hosts) -> None:
+    assert runner.invoke(app, ["backup", "run", STACK, "--host", hosts.flow]).exit_code == 0
+    count = "runuser -u postgres -- psql -tA -d spiffworkflow -c 'SELECT count(*) FROM process_instance'"
+    instances = int(hosts.root(hosts.flow, count).stdout)
+    report = drill.run(Stack.load(STACK), progress=print, role="flow")
+    # the club applications of test_flow (run before) are process instances; a lab without any says so
+    expected = "passed" if instances else "skipped"
+    assert {c.name: c.state for c in report.checks} == {"engine": "passed", "process instances": expected}, report
+    assert report.host not in json.loads(LabPaths(STACK).state_file.read_text(encoding="utf-8"))["hosts"]
+
+
 def test_a_damaged_repository_stops_the_drill_before_anything_is_restored(hosts: Hosts) -> None:
     with _damaged(hosts, hosts.cloud):
         result = runner.invoke(app, ["backup", "drill", STACK])

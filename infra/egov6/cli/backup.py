@@ -126,29 +126,37 @@ def restore_files(
 @handle_errors
 def drill(
     stack: StackArg,
+    host: HostOption = None,
     keep: Annotated[
         bool, typer.Option("--keep", help="Leave the drill host running (remove: `egov6 lab down`)")
     ] = False,
 ) -> None:
-    """The restore drill (lab): the cloud host's newest archive onto a fresh lab host, converged from the stack
-    alone, checked as its users would notice (it serves, club spaces, club files, club calendars), then removed.
-    Exit 1 when a check fails or the archive cannot be restored."""
+    """The restore drill (lab): each service host's newest archive (or HOST's) onto a fresh lab host, converged
+    from the stack alone and checked as its users would notice (the cloud: it serves, club spaces, club files,
+    club calendars; the engine: it answers, its process instances with their models), then removed.
+    Exit 1 when a check fails or an archive cannot be restored."""
     from egov6 import drill as restore_drill  # the drill's HTTPS client is loaded only for it
 
     loaded = Stack.load(stack)
-    report = restore_drill.run(loaded, step, keep=keep)
-    table = Table(title=f"Restore drill of {report.source}: {report.archive} onto {report.host}")
-    for column in ("check", "result", "detail"):
-        table.add_column(column)
-    colour = {"passed": "green", "failed": "red", "skipped": "yellow"}
-    for check in report.checks:
-        table.add_row(check.name, f"[{colour[check.state]}]{check.state}[/]", Text(check.detail))
-    console.print(table)
-    stages = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in report.seconds.items())
-    if not report.ok:
-        console.print(f"[red]restore drill failed[/] after {report.total:.0f} s ({stages})")
+    roles = {h.name: h.role for h in loaded.topology.hosts}
+    failed = []
+    for name in backup.clients(loaded.topology, host):
+        report = restore_drill.run(loaded, step, role="cloud" if roles[name] == "cloud" else "flow", keep=keep)
+        table = Table(title=f"Restore drill of {report.source}: {report.archive} onto {report.host}")
+        for column in ("check", "result", "detail"):
+            table.add_column(column)
+        colour = {"passed": "green", "failed": "red", "skipped": "yellow"}
+        for check in report.checks:
+            table.add_row(check.name, f"[{colour[check.state]}]{check.state}[/]", Text(check.detail))
+        console.print(table)
+        stages = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in report.seconds.items())
+        if report.ok:
+            ok(f"restore drill of {name} passed in {report.total:.0f} s ({stages})")
+        else:
+            console.print(f"[red]restore drill of {name} failed[/] after {report.total:.0f} s ({stages})")
+            failed.append(name)
+    if failed:
         raise typer.Exit(EXIT_FAILED)
-    ok(f"restore drill of {loaded.name} passed in {report.total:.0f} s ({stages})")
 
 
 @backup_app.command("export-keys")
