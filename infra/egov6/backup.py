@@ -74,6 +74,8 @@ class BackupRun:
     files: int
     original_size: int
     deduplicated_size: int
+    archive_seconds: float  # borg create alone
+    paused_seconds: float  # how long the service was in maintenance mode (0: none)
 
 
 def run(topology: Topology, host: str, timeout: float = 6 * 3600) -> BackupRun:
@@ -87,7 +89,8 @@ def run(topology: Topology, host: str, timeout: float = 6 * 3600) -> BackupRun:
         raise Egov6Error(f"{host}: the backup failed: {why[-1] if why else done.stderr.strip()}")
     record = _answer(topology, host, "last", "reading the backup's result", 60)
     return BackupRun(host, record["archive"], record["seconds"], record["files"], record["original_size"],
-                     record["deduplicated_size"])  # fmt: skip
+                     record["deduplicated_size"], record.get("archive_seconds", 0.0),
+                     record.get("paused_seconds", 0.0))  # fmt: skip
 
 
 def archives(topology: Topology, host: str) -> list[Archive]:

@@ -44,8 +44,9 @@ def run(stack: StackArg, host: HostOption = None) -> None:
             warn(str(exc))
             failed.append(name)
             continue
+        paused = f", in maintenance mode {made.paused_seconds:.1f} s" if made.paused_seconds else ""
         ok(f"{name}: archive {made.archive}: {made.files} files, {_size(made.original_size)}, "
-           f"{_size(made.deduplicated_size)} new after deduplication, {made.seconds:.1f} s")  # fmt: skip
+           f"{_size(made.deduplicated_size)} new after deduplication, {made.seconds:.1f} s{paused}")  # fmt: skip
     if failed:
         raise Egov6Error(f"the backup of {', '.join(failed)} failed; the others are done")
 
