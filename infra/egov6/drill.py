@@ -114,6 +114,8 @@ def run(stack: Stack, progress: Progress, role: Literal["cloud", "flow"] = "clou
     host = topology.hosts[0]
     report.host = host.name
     lab = LabBackend(stack.topology)
+    if lab.remove_extra_host(host.name):
+        progress(f"removed {host.name}, left running by an earlier drill (--keep)")
     try:
         _fresh_host(stack, topology, lab, report, progress)
 

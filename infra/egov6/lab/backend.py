@@ -231,15 +231,19 @@ class LabBackend:
         wait_for_ssh(host, state.hosts[name].pid or 0, host_keys)
         progress(f"{name} answers on SSH with its pinned host key")
 
-    def remove_extra_host(self, name: str) -> None:
+    def remove_extra_host(self, name: str) -> bool:
+        """Stops and removes a host made by ``start_extra_host``; False when there is none of that name."""
+        if name in {h.name for h in self.topology.hosts}:
+            raise Egov6Error(f"{name} is a host of the stack, not an extra host")
         state = LabState.load(self.paths.state_file)
         if state is None or name not in state.hosts:
-            return
+            return False
         current = state.hosts.pop(name)
         host = self._host(name, current.address)
         stop(host, current.pid)
         remove_root(host)
         state.save(self.paths.state_file)
+        return True
 
     def stop_host(self, name: str) -> None:
         """Stops one host but keeps its root (fault tests; `up` starts it again)."""
