@@ -1,5 +1,6 @@
 """Backups on the lab: backup time and deduplicated size for 1 GB of Nextcloud data (first and second run, the
-second of unchanged data), then the restore drill (the cloud host's newest archive onto a fresh lab host).
+second of unchanged data), then the restore drills (the cloud host's and the engine's newest archive, each onto a
+fresh lab host).
 
 Goal (issue "backups that are proven"): the drill ≤ 3 min for database + 1 GB on the lab; the second backup of
 unchanged data ≤ 10 % of the first's time. The 1 GB goes in as a club member's uploads (Nextcloud encrypts it
