@@ -273,4 +273,6 @@ class LabBackend:
         for leftover in leftovers:
             run(["rm", "-rf", "--one-file-system", str(local / leftover)])
         run(["rm", "-rf", "--one-file-system", str(self.paths.state)])
+        # what a restore drill kept (--keep) beside the lab's own files: its inventory and ssh config
+        run(["rm", "-rf", "--one-file-system", str(local.parent / f"{self.topology.stack}-drill")])
         progress(f"lab {self.topology.stack} removed (bridge {state.bridge}, {len(state.hosts)} hosts)")
