@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -83,9 +84,18 @@ def run(topology: Topology, host: str, timeout: float = 6 * 3600) -> BackupRun:
     unit failed, which `systemctl --failed` and `egov6 backup status` show)."""
     done = on_host(topology.stack, host, f"sudo -n systemctl start {SERVICE}", "the backup", timeout)
     if done.returncode != 0:
-        read = f"sudo -n journalctl --no-pager -o cat -n 4 -u {SERVICE}"
-        journal = on_host(topology.stack, host, read, "reading the journal", 60)
-        why = [line for line in journal.stdout.splitlines() if "egov6-backup:" in line]
+        # this run's own lines (its invocation), not the tail of the unit's journal: systemd adds its own after
+        read = (
+            f"sudo -n sh -c 'journalctl --no-pager -o cat "
+            f"_SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value {SERVICE})'"
+        )
+        why: list[str] = []
+        for _ in range(5):  # journald may take a moment to store the unit's last lines
+            journal = on_host(topology.stack, host, read, "reading the journal", 60)
+            why = [line for line in journal.stdout.splitlines() if "egov6-backup:" in line]
+            if why:
+                break
+            time.sleep(1)
         raise Egov6Error(f"{host}: the backup failed: {why[-1] if why else done.stderr.strip()}")
     record = _answer(topology, host, "last", "reading the backup's result", 60)
     return BackupRun(host, record["archive"], record["seconds"], record["files"], record["original_size"],
