@@ -121,7 +121,7 @@ def run(stack: Stack, progress: Progress, role: Literal["cloud", "flow"] = "clou
 
         began = time.monotonic()
         progress(f"restoring {report.archive} onto {host.name}")
-        (_restore_cloud if role == "cloud" else _restore_flow)(stack, topology, host.name, source, report.archive)
+        _restore(stack, topology, host.name, source, report.archive, restore_parts(topology, role))
         report.seconds["restore"] = time.monotonic() - began
 
         began = time.monotonic()
@@ -165,38 +165,41 @@ def _fresh_host(stack: Stack, topology: Topology, lab: LabBackend, report: Drill
     report.seconds["converge"] = time.monotonic() - began
 
 
-def _restore_cloud(stack: Stack, topology: Topology, host: str, source: str, archive: str) -> None:
-    database = SERVICE_OF_ROLE["cloud"]
-    data = nextcloud_data_dir(topology)
-    # The fresh install of the converge is replaced whole: this host was made by this drill, nothing else is on it.
-    clear = ("systemctl stop nextcloud-cron.timer nextcloud-clubs-mail.timer nginx 'php*-fpm.service' && "
-             f"rm -rf --one-file-system {data} && runuser -u postgres -- dropdb {database} && "
-             f"runuser -u postgres -- createdb -O {database} {database}")  # fmt: skip
-    _root(topology, host, clear, "clearing the fresh install")
-    backup.stream_archive(stack.topology, source, archive, topology.stack, host)
-    dump = f"/var/backups/egov6/{database}.pgdump"
-    _root(topology, host, f"runuser -u postgres -- pg_restore --no-owner --role={database} -d {database} < {dump} && "
-                          # unit globs match loaded units only: the installed PHP-FPM by its unit file
-                          "systemctl start $(systemctl list-unit-files --no-legend 'php*-fpm.service' | cut -d' ' -f1) "
-                          "nginx && "
-                          # a restored copy never mails club members
-                          "egov6-occ config:system:set mail_smtpmode --value=null && "
-                          "egov6-occ maintenance:mode --off && egov6-occ maintenance:data-fingerprint",
-          "restoring the database and starting Nextcloud")  # fmt: skip
-
-
-def _restore_flow(stack: Stack, topology: Topology, host: str, source: str, archive: str) -> None:
-    database = SERVICE_OF_ROLE["flow"]
-    units = "spiffworkflow-backend spiffworkflow-scheduler"
-    # the models of the converge make way for the archived ones; the engine's database is the dump's
-    clear = (f"systemctl stop {units} && rm -rf --one-file-system {ENGINE_MODELS} && "
+def _restore(stack: Stack, topology: Topology, host: str, source: str, archive: str, parts: RestoreParts) -> None:
+    """The fresh install of the converge is replaced whole (this host was made by this drill, nothing else is on
+    it): services stopped, their data removed, the database emptied; the archive streamed in, its dump restored."""
+    database = SERVICE_OF_ROLE[topology.hosts[0].role]
+    clear = (f"systemctl stop {parts.stop} && rm -rf --one-file-system {parts.remove} && "
              f"runuser -u postgres -- dropdb {database} && "
              f"runuser -u postgres -- createdb -O {database} {database}")  # fmt: skip
     _root(topology, host, clear, "clearing the fresh install")
     backup.stream_archive(stack.topology, source, archive, topology.stack, host)
     dump = f"/var/backups/egov6/{database}.pgdump"
-    _root(topology, host, f"runuser -u postgres -- pg_restore --no-owner --role={database} -d {database} < {dump} && "
-                          f"systemctl start {units}", "restoring the database and starting the engine")  # fmt: skip
+    restore = f"runuser -u postgres -- pg_restore --no-owner --role={database} -d {database} < {dump}"
+    _root(topology, host, f"{restore} && {parts.start}", "restoring the database and starting the service")
+
+
+@dataclass(frozen=True)
+class RestoreParts:
+    stop: str  # units stopped before the restore
+    remove: str  # what the converge put where the archive's data goes
+    start: str  # what starts the restored service
+
+
+def restore_parts(topology: Topology, role: Role) -> RestoreParts:
+    if role == "cloud":
+        return RestoreParts(
+            "nextcloud-cron.timer nextcloud-clubs-mail.timer nginx 'php*-fpm.service'",
+            nextcloud_data_dir(topology),
+            # unit globs match loaded units only: the installed PHP-FPM by its unit file; a restored copy never
+            # mails club members (mail mode null, the club mail timer stays off)
+            "systemctl start $(systemctl list-unit-files --no-legend 'php*-fpm.service' | cut -d' ' -f1) nginx && "
+            "egov6-occ config:system:set mail_smtpmode --value=null && "
+            "egov6-occ maintenance:mode --off && egov6-occ maintenance:data-fingerprint",
+        )
+    # the engine: the models of the converge make way for the archived ones
+    units = "spiffworkflow-backend spiffworkflow-scheduler"
+    return RestoreParts(units, ENGINE_MODELS, f"systemctl start {units}")
 
 
 def _verify_flow(stack: Stack, topology: Topology, host: str, source: str) -> list[Check]:
