@@ -188,22 +188,37 @@ class Pruned:
     pruned: int
 
 
+def _borg(
+    topology: Topology, host: str, args: list[str], what: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """One borg command on ``host``'s repository with the maintenance key; never waits for input (no terminal, no
+    question), never longer than ``timeout``."""
+    try:
+        return subprocess.run(["borg", *args], env=_maintenance(topology, host), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise Egov6Error(f"{host}: {what} did not finish within {timeout:.0f} s") from None
+
+
+def _said(stderr: str) -> str:
+    """What borg reported, in a few lines: its own errors first (the server's lines carry "Remote: ")."""
+    lines = [line.removeprefix("Remote: ").strip() for line in stderr.splitlines()]
+    errors = [line for line in lines if re.search(r"error|mismatch|damaged|missing|failed", line, re.IGNORECASE)]
+    chosen = [line for line in (errors or lines) if line and not line.startswith("ID: ")]
+    return "; ".join(dict.fromkeys(chosen[:3]))[:500]
+
+
 def prune(topology: Topology, host: str, timeout: float = 6 * 3600) -> Pruned:
     """Applies the stack's retention to ``host``'s repository (borg prune, then compact to free the space)."""
     keep = topology.config.backup.retention
-    env = _maintenance(topology, host)
-    command = ["borg", "prune", "--list", f"--glob-archives={host}-*", f"--keep-daily={keep.daily}",
+    command = ["prune", "--list", f"--glob-archives={host}-*", f"--keep-daily={keep.daily}",
                f"--keep-weekly={keep.weekly}", f"--keep-monthly={keep.monthly}"]  # fmt: skip
-    try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-        if done.returncode != 0:
-            raise Egov6Error(f"{host}: borg prune failed: {done.stderr.strip()[-500:]}")
-        compacted = subprocess.run(["borg", "compact"], env=env, capture_output=True, text=True, timeout=timeout,
-                                   check=False)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise Egov6Error(f"{host}: the upkeep of its repository did not finish within {timeout:.0f} s") from None
+    done = _borg(topology, host, command, "borg prune", timeout)
+    if done.returncode != 0:
+        raise Egov6Error(f"{host}: borg prune failed: {_said(done.stderr)}")
+    compacted = _borg(topology, host, ["compact"], "borg compact", timeout)
     if compacted.returncode != 0:
-        raise Egov6Error(f"{host}: borg compact failed: {compacted.stderr.strip()[-500:]}")
+        raise Egov6Error(f"{host}: borg compact failed: {_said(compacted.stderr)}")
     kept = len(re.findall(r"^Keeping archive", done.stderr, re.MULTILINE))
     pruned = len(re.findall(r"^Pruning archive", done.stderr, re.MULTILINE))
     return Pruned(host, kept, pruned)
@@ -211,33 +226,33 @@ def prune(topology: Topology, host: str, timeout: float = 6 * 3600) -> Pruned:
 
 def check(topology: Topology, host: str, archive: str, timeout: float = 6 * 3600) -> None:
     """borg check of ``host``'s repository and of ``archive`` (from the controller): damage stops what needs it."""
-    try:
-        done = subprocess.run(["borg", "check", f"--glob-archives={archive}"], env=_maintenance(topology, host),
-                              capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise Egov6Error(f"{host}: borg check did not finish within {timeout:.0f} s") from None
+    done = _borg(topology, host, ["check", f"--glob-archives={archive}"], "borg check", timeout)
     if done.returncode != 0:
-        found = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("Remote:")]
-        what = "; ".join(found[-3:])
-        raise Egov6Error(f"borg check found damage in {host}'s repository ({what}): nothing was restored; repair "
-                         "it (`borg check --repair` with the maintenance key) or use another archive")  # fmt: skip
+        raise Egov6Error(f"borg check found damage in {host}'s repository ({_said(done.stderr)}): nothing was "
+                         "restored; repair it (`borg check --repair` with the maintenance key) or use another "
+                         "archive")  # fmt: skip
 
 
-def stream_archive(topology: Topology, host: str, archive: str, target_stack: str, target: str) -> None:
+def stream_archive(
+    topology: Topology, host: str, archive: str, target_stack: str, target: str, timeout: float = 6 * 3600
+) -> None:
     """``archive`` of ``host``, unpacked at / on ``target`` (a host of ``target_stack``'s ssh config): borg
     export-tar on the controller (the maintenance key) into tar on the target, nothing stored in between."""
     target_config = local_dir(target_stack) / "ssh_config"
     exporter = subprocess.Popen(["borg", "export-tar", f"::{archive}", "-"], env=_maintenance(topology, host),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     assert exporter.stdout is not None and exporter.stderr is not None
     try:
         taken = subprocess.run(["ssh", "-F", str(target_config), target, "sudo -n tar -x -p --numeric-owner -C /"],
-                               stdin=exporter.stdout, capture_output=True, timeout=6 * 3600, check=False)  # fmt: skip
+                               stdin=exporter.stdout, capture_output=True, timeout=timeout, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        exporter.kill()
+        raise Egov6Error(f"{target}: unpacking {archive} did not finish within {timeout:.0f} s") from None
     finally:
         exporter.stdout.close()
         exporter.wait()
     if exporter.returncode != 0:
-        raise Egov6Error(f"borg export-tar of {archive} failed: {exporter.stderr.read().decode()[-400:]}")
+        raise Egov6Error(f"borg export-tar of {archive} failed: {_said(exporter.stderr.read().decode())}")
     if taken.returncode != 0:
         raise Egov6Error(f"{target}: unpacking {archive} failed: {taken.stderr.decode()[-400:]}")
 

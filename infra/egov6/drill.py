@@ -28,7 +28,14 @@ from egov6.bootstrap import HOST_KEY_TYPES
 from egov6.clubs.spaces import desired_state, run_provisioner
 from egov6.config.schema import Role
 from egov6.errors import Egov6Error
-from egov6.inventory import SERVICE_OF_ROLE, Connection, nextcloud_data_dir, write_inventory, write_ssh_config
+from egov6.inventory import (
+    SERVICE_OF_ROLE,
+    Connection,
+    close_connections,
+    nextcloud_data_dir,
+    write_inventory,
+    write_ssh_config,
+)
 from egov6.lab.backend import LabBackend
 from egov6.lab.keys import new_ssh_key
 from egov6.lab.provision import LAB_LOCATION, seed
@@ -66,6 +73,10 @@ class DrillReport:
     @property
     def total(self) -> float:
         return sum(self.seconds.values())
+
+
+# A lab repository holds a few GB at most: borg taking longer than this on it hangs (it is not slow).
+LAB_BORG_TIMEOUT = 1800
 
 
 def drill_topology(topology: Topology, role: Role) -> Topology:
@@ -107,13 +118,14 @@ def run(stack: Stack, progress: Progress, role: Literal["cloud", "flow"] = "clou
         raise Egov6Error(f"{source} has no archive yet: `egov6 backup run {stack.name}` first")
     report.archive = made[-1].name
     progress(f"checking {report.archive} (borg check of the repository and the archive)")
-    backup.check(stack.topology, source, report.archive)
+    backup.check(stack.topology, source, report.archive, timeout=LAB_BORG_TIMEOUT)
     report.seconds["check"] = time.monotonic() - began
 
     topology = drill_topology(stack.topology, role)
     host = topology.hosts[0]
     report.host = host.name
     lab = LabBackend(stack.topology)
+    close_connections(local_dir(topology.stack))
     if lab.remove_extra_host(host.name):
         progress(f"removed {host.name}, left running by an earlier drill (--keep)")
     try:
@@ -131,6 +143,7 @@ def run(stack: Stack, progress: Progress, role: Literal["cloud", "flow"] = "clou
         report.seconds["verify"] = time.monotonic() - began
     finally:
         if not keep:
+            close_connections(local_dir(topology.stack))
             lab.remove_extra_host(host.name)
             shutil.rmtree(local_dir(topology.stack), ignore_errors=True)
     return report
@@ -173,7 +186,7 @@ def _restore(stack: Stack, topology: Topology, host: str, source: str, archive: 
              f"runuser -u postgres -- dropdb {database} && "
              f"runuser -u postgres -- createdb -O {database} {database}")  # fmt: skip
     _root(topology, host, clear, "clearing the fresh install")
-    backup.stream_archive(stack.topology, source, archive, topology.stack, host)
+    backup.stream_archive(stack.topology, source, archive, topology.stack, host, timeout=LAB_BORG_TIMEOUT)
     dump = f"/var/backups/egov6/{database}.pgdump"
     restore = f"runuser -u postgres -- pg_restore --no-owner --role={database} -d {database} < {dump}"
     _root(topology, host, f"{restore} && {parts.start}", "restoring the database and starting the service")

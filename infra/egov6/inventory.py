@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import os
 import stat
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -278,16 +279,32 @@ def _flow_vars(topology: Topology, wf: WorkflowConfig) -> dict[str, Any]:
     }
 
 
+def _control_folder(local: Path) -> Path:
+    digest = hashlib.sha256(str(local.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"egov6-ssh-{os.getuid()}-{digest}"
+
+
 def control_dir(local: Path) -> Path:
     """A short private folder for the SSH control sockets: a socket's path may not exceed 107 bytes, which a
     checkout's own folder easily does. One per checkout folder, owned by this user and closed to everyone else."""
-    digest = hashlib.sha256(str(local.resolve()).encode()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / f"egov6-ssh-{os.getuid()}-{digest}"
+    folder = _control_folder(local)
     folder.mkdir(mode=0o700, exist_ok=True)
     status = folder.lstat()
     if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid() or stat.S_IMODE(status.st_mode) & 0o077:
         raise Egov6Error(f"{folder} is not a private folder of this user: remove it and run the command again")
     return folder
+
+
+def close_connections(local: Path) -> None:
+    """Ends the shared SSH connections of the stack whose files are in ``local``: before its hosts stop, so that no
+    connection outlives its host (a host removed under a live connection never answers again, and the next command
+    to a new host at the same address would be sent into it)."""
+    folder = _control_folder(local)
+    if not folder.is_dir():
+        return
+    for socket in folder.glob("cm-*"):
+        command = ["ssh", "-F", "/dev/null", "-o", f"ControlPath={socket}", "-O", "exit", "egov6"]
+        subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=15, check=False)
 
 
 def write_ssh_config(path: Path, outputs: StackOutputs, key: Path) -> None:
@@ -315,6 +332,10 @@ def write_ssh_config(path: Path, outputs: StackOutputs, key: Path) -> None:
             "  ControlMaster auto",
             f"  ControlPath {control_dir(path.parent)}/cm-%C",
             "  ControlPersist 120s",
+            # a connection whose host went away ends within a minute instead of holding every command sent into it
+            "  ServerAliveInterval 15",
+            "  ServerAliveCountMax 4",
+            "  ConnectTimeout 30",
             "",
         ]
     path.write_text("\n".join(config), encoding="utf-8")

@@ -20,7 +20,8 @@ def on_host(
     try:
         return subprocess.run(
             ["ssh", "-F", str(ssh_config), host, command],
-            input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
+            input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,  # never the caller's terminal
+            capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise Egov6Error(f"{host}: {what} did not finish within {timeout:.0f} s") from None

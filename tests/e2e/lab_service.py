@@ -35,6 +35,7 @@ def https_pool(address: str, domain: str, ca: Path, read_timeout: float) -> urll
 def as_root(ssh_config: Path, host: str, command: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
     """One shell command as root on a lab host (through the pinned SSH config); the caller judges the result."""
     done = subprocess.run(["ssh", "-F", str(ssh_config), host, f"sudo sh -c {shlex.quote(command)}"],
-                          input=stdin, capture_output=True, check=False, timeout=900)  # fmt: skip
+                          input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
+                          capture_output=True, check=False, timeout=900)  # fmt: skip
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(errors="replace"),
                                        done.stderr.decode(errors="replace"))  # fmt: skip

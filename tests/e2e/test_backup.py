@@ -26,6 +26,7 @@ from egov6.cli.clubs import run_clubs
 from egov6.cli.lab import converge_stack
 from egov6.cli.main import app
 from egov6.errors import Egov6Error
+from egov6.inventory import control_dir
 from egov6.lab.paths import LabPaths
 from egov6.orchestrate import Stack
 from tests.e2e.cloud_client import Cloud, User
@@ -315,6 +316,8 @@ def test_the_restore_drill_brings_the_cloud_back_on_a_fresh_host_from_a_backup_t
         # the drill host is gone again, with its local files
         assert report.host not in json.loads(LabPaths(STACK).state_file.read_text(encoding="utf-8"))["hosts"]
         assert not (LabPaths(STACK).local.parent / f"{STACK}-drill").exists()
+        # and no shared SSH connection outlives it (the engine's drill host comes at the same address)
+        assert not list(control_dir(LabPaths(STACK).local.parent / f"{STACK}-drill").glob("cm-*"))
     finally:
         cloud.occ("user:delete", member.name)
 
@@ -336,6 +339,7 @@ def test_a_damaged_repository_stops_the_drill_before_anything_is_restored(hosts:
     assert result.exit_code == 1
     assert f"borg check found damage in {hosts.cloud}'s repository" in result.output
     assert "nothing was restored" in result.output
+    assert re.search(r"repository \((\S[^)]*)\): nothing was restored", result.output), result.output  # what borg found
     assert "drill" not in "".join(json.loads(LabPaths(STACK).state_file.read_text(encoding="utf-8"))["hosts"])
 
 

@@ -52,6 +52,10 @@ def test_mocked_program_outputs_become_an_inventory_host_by_host(name: str, tmp_
     assert checking == ["yes"] * len(stack.topology.hosts)  # on for every host, never anything else
     known = {value for option, value in options if option == "UserKnownHostsFile"}
     assert known == {str(tmp_path / "local" / "known_hosts")}  # only the pinned keys, nothing discarded
+    # a shared connection whose host went away ends (within a minute) instead of taking every later command
+    shared = [value for option, value in options if option == "ControlMaster"]
+    alive = [value for option, value in options if option == "ServerAliveInterval"]
+    assert len(shared) == len(alive) == len(stack.topology.hosts) and all(0 < int(v) <= 30 for v in alive)
     assert inventory["vars"]["ansible_user"] == "egov6"
 
     key = tmp_path / "local" / "automation_ed25519"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from egov6.bootstrap import KeyPair
 from egov6.errors import Egov6Error
+from egov6.inventory import close_connections
 from egov6.lab import aptcache, image, mailsink, network
 from egov6.lab.hosts import (
     LabHost,
@@ -250,6 +251,7 @@ class LabBackend:
         state = LabState.load(self.paths.state_file)
         if state is None or name not in state.hosts:
             raise Egov6Error(f"lab host {name} is not running")
+        close_connections(self.paths.local)
         stop(self._host(name, state.hosts[name].address), state.hosts[name].pid)
 
     def down(self, progress: Progress) -> None:
@@ -257,6 +259,8 @@ class LabBackend:
         if state is None:
             progress(f"lab {self.topology.stack} is not up: nothing to remove")
             return
+        close_connections(self.paths.local)
+        close_connections(self.paths.local.parent / f"{self.topology.stack}-drill")
         for name, host_state in state.hosts.items():
             progress(f"stopping and removing {name}")
             host = self._host(name, host_state.address)
