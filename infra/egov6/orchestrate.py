@@ -152,9 +152,20 @@ def converge(
 ) -> RunResult:
     """Runs playbooks/site.yml through ansible-runner on an inventory written fresh from the stack file and its
     outputs (so a changed stack file, e.g. an admin removed, reaches the hosts)."""
+    refuse_unverifiable_releases(stack)
     folder = inventory(stack, saved) if fresh_inventory else inventory_dir(stack.name)
     stage_environment_secrets(stack.config, stack.local / "secrets")
     return run_playbook(folder, artifacts=stack.local / "runner", limit=limit, tags=tags, on_event=on_event)
+
+
+def refuse_unverifiable_releases(stack: Stack) -> None:
+    """An upstream Nextcloud release is verified against the release key file in the repository (the nextcloud
+    role's README says how to add it): without that file the converge would stop halfway, so it does not start."""
+    key = repo_root() / "playbooks" / "roles" / "nextcloud" / "files" / "nextcloud-release.gpg"
+    if stack.topology.by_role("cloud") and stack.config.nextcloud.source == "upstream" and not key.is_file():
+        raise Egov6Error(f"{stack.path}: egov6:nextcloud.source: upstream, but Nextcloud's release key is not in "
+                         f"the repository ({key.relative_to(repo_root())}; see the nextcloud role's README): the "
+                         "release could not be verified; nothing was applied")  # fmt: skip
 
 
 def converge_failure(result: RunResult) -> str | None:

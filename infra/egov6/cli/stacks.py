@@ -13,7 +13,7 @@ from egov6.config.advice import stack_warnings
 from egov6.config.loader import load_stack, read_stack_file, stack_name, stack_path
 from egov6.errors import Egov6Error
 from egov6.hetzner import deploy
-from egov6.orchestrate import Stack, refuse_placeholders
+from egov6.orchestrate import Stack, refuse_placeholders, refuse_unverifiable_releases
 from egov6.policies import evaluate_policies
 
 StackArg = Annotated[str, typer.Argument(help="Stack name (lab, staging, production) or path to a stack file")]
@@ -82,6 +82,7 @@ def preview(stack: StackArg) -> None:
 def provision_cloud(loaded: Stack, yes: bool) -> None:
     """The provision stage of a cloud stack: placeholders and policies refused first, then `pulumi up`."""
     _cloud_stack(str(loaded.path))
+    refuse_unverifiable_releases(loaded)
     _policies_pass(loaded)
     if not yes:
         typer.confirm(f"Deploy stack {loaded.name} to Hetzner Cloud?", abort=True)
