@@ -39,6 +39,7 @@ from egov6.inventory import (
 from egov6.lab.backend import LabBackend
 from egov6.lab.keys import new_ssh_key
 from egov6.lab.provision import LAB_LOCATION, seed
+from egov6.lab.volumes import lab_volume_id
 from egov6.orchestrate import AUTOMATION_KEY, Stack, converge_failure
 from egov6.outputs import HostOutput, local_dir, outputs_path, read_outputs
 from egov6.remote import on_host
@@ -85,7 +86,10 @@ def drill_topology(topology: Topology, role: Role) -> Topology:
     source = topology.by_role(role)[0]
     used = {h.private_ip for h in topology.hosts} | {topology.gateway}
     free = (str(a) for a in reversed(list(topology.config.network.subnet.hosts())) if str(a) not in used)
-    host = replace(source, name=f"{topology.config.name}-drill-{role}", private_ip=next(free))
+    name = f"{topology.config.name}-drill-{role}"
+    # volumes of its own (named after it): the drill never touches the source host's volumes
+    own = tuple(replace(v, name=f"{name}-{v.purpose}") for v in source.volumes)
+    host = replace(source, name=name, private_ip=next(free), volumes=own)
     return replace(topology, stack=f"{topology.stack}-drill", hosts=(host,), rules={role: topology.rules[role]})
 
 
@@ -157,11 +161,14 @@ def _fresh_host(stack: Stack, topology: Topology, lab: LabBackend, report: Drill
     outputs = read_outputs(outputs_path(stack.name))
     keys = {host.name: {kind: new_ssh_key(kind) for kind in HOST_KEY_TYPES}}
     pinned = tuple(keys[host.name][kind].public_key for kind in HOST_KEY_TYPES)
+    volume_ids: dict[str, str] = {
+        v.purpose: lab_volume_id(v) for v in host.volumes
+    }  # fresh volumes of its own, like a new server
     drill_outputs = outputs.model_copy(update={"stack": topology.stack, "hosts": (HostOutput(
         name=host.name, role=host.role, location=LAB_LOCATION, private_ip=host.private_ip, ipv4=host.private_ip,
-        host_keys=pinned),)})  # fmt: skip
+        host_keys=pinned, volumes=volume_ids),)})  # fmt: skip
     began = time.monotonic()
-    lab.start_extra_host(host.name, host.private_ip, seed(drill_outputs, host.name, keys), pinned, progress)
+    lab.start_extra_host(host, seed(drill_outputs, host.name, keys), pinned, volume_ids, progress)
     report.seconds["provision"] = time.monotonic() - began
 
     began = time.monotonic()
@@ -171,7 +178,8 @@ def _fresh_host(stack: Stack, topology: Topology, lab: LabBackend, report: Drill
     user, public = outputs.automation.user, outputs.automation.public_key.strip()
     connection = Connection(user=user, key_file=automation, ssh_config=local / "ssh_config", automation_user=user,
                             automation_key=public, local_dir=stack.local)  # fmt: skip
-    folder = write_inventory(topology, {host.name: host.private_ip}, connection, local / "inventory")
+    folder = write_inventory(topology, {host.name: host.private_ip}, connection, local / "inventory",
+                             {host.name: volume_ids})  # fmt: skip
     failure = converge_failure(run_playbook(folder, artifacts=local / "runner"))
     if failure:
         raise Egov6Error(f"the drill host did not converge: {failure}")

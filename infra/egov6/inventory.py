@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from egov6.config.schema import ReleaseArchive, WorkflowConfig
 from egov6.errors import Egov6Error
 from egov6.outputs import StackOutputs
 from egov6.secrets import PROVISION_CLIENT
-from egov6.topology import VOLUME_MOUNTS, FirewallRule, Topology
+from egov6.topology import VOLUME_MOUNTS, FirewallRule, Host, Topology, volume_device
 from egov6.vendor import cache_dir, vendored
 
 SERVICE_OF_ROLE = {"cloud": "nextcloud", "flow": "spiffworkflow"}  # database, nginx site and template name
@@ -94,13 +95,22 @@ def _dump(path: Path, stack: str, data: dict[str, Any], unsafe: bool = True) -> 
 
 
 def write_inventory(
-    topology: Topology, addresses: dict[str, str], connection: Connection, folder: Path | None = None
+    topology: Topology,
+    addresses: dict[str, str],
+    connection: Connection,
+    folder: Path | None = None,
+    volume_ids: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
-    """Writes hosts.yml and group_vars (into ``inventories/<stack>/`` unless told otherwise); returns the folder."""
+    """Writes hosts.yml, group_vars and host_vars (into ``inventories/<stack>/`` unless told otherwise); returns
+    the folder. ``volume_ids``: per host, its volumes' provider ids by purpose (from the stack outputs)."""
     cfg = topology.config
     missing = [h.name for h in topology.hosts if h.name not in addresses]
     if missing:
         raise ValueError(f"no address for {', '.join(missing)}")
+    volume_ids = volume_ids or {}
+    unknown = [v.name for h in topology.hosts for v in h.volumes if v.purpose not in volume_ids.get(h.name, {})]
+    if unknown:
+        raise ValueError(f"the stack outputs name no volume id for {', '.join(unknown)}")
     folder = folder or inventory_dir(topology.stack)
     connection_vars: dict[str, Any] = {"ansible_user": connection.user, "ansible_become": True}
     if connection.key_file:
@@ -132,8 +142,12 @@ def write_inventory(
         "base_automation_user": connection.automation_user,
         "base_automation_key": connection.automation_key,
         **_backup_vars(topology),
+        "storage_encryption": "luks" if cfg.encryption.at_rest == "luks" else "none",
     }
     _dump(folder / "group_vars" / "all" / "egov6.yml", topology.stack, common)
+    for host in topology.hosts:
+        _dump(folder / "host_vars" / f"{host.name}.yml", topology.stack, _storage_vars(host, volume_ids[host.name]
+              if host.volumes else {}))  # fmt: skip
     for role, rules in topology.rules.items():
         inbound = [_rule(r) for r in rules if r.direction == "in"]
         outbound = [_rule(r) for r in rules if r.direction == "out"]
@@ -193,6 +207,22 @@ def _service_host_vars(topology: Topology, role: Literal["cloud", "flow"], local
         # one database and one site per service host: Nextcloud or the workflow engine
         "postgresql_databases": [{"name": service, "owner": service}],
         "nginx_sites": [{"name": service, "server_name": cfg.fqdn(role), "template": f"{service}.conf.j2"}],
+    }
+
+
+def _storage_vars(host: Host, ids: Mapping[str, str]) -> dict[str, Any]:
+    """The host's declared volumes as the storage role takes them: where each appears and where it is mounted."""
+    return {
+        "storage_volumes": [
+            {
+                "name": v.name,
+                "purpose": v.purpose,
+                "device": volume_device(ids[v.purpose]),
+                "mount": v.mount,
+                "size_gb": v.size_gb,
+            }
+            for v in host.volumes
+        ]
     }
 
 

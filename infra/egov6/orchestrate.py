@@ -131,7 +131,8 @@ def write_stack_inventory(
         local_dir=local,
         backup_maintenance_key=outputs.backup_maintenance.public_key.strip() if outputs.backup_maintenance else "",
     )
-    return write_inventory(stack.topology, addresses, connection, folder)
+    volume_ids = {h.name: h.volumes for h in outputs.hosts}
+    return write_inventory(stack.topology, addresses, connection, folder, volume_ids)
 
 
 def inventory(stack: Stack, saved: Path | None = None, refresh: bool = False) -> Path:

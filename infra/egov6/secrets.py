@@ -70,6 +70,13 @@ def generated_secrets(topology: Topology) -> list[GeneratedSecret]:
         for host in topology.hosts
         if host.role in ("cloud", "flow")
     ]
+    # one LUKS key per declared volume (the storage role installs it root-only on its host)
+    if cfg.encryption.at_rest == "luks":
+        wanted += [
+            GeneratedSecret(f"luks-{volume.name}", 64, f"the LUKS key of volume {volume.name}")
+            for host in topology.hosts
+            for volume in host.volumes
+        ]
     return wanted
 
 

@@ -86,6 +86,14 @@ class Topology:
 
 
 VOLUME_MOUNTS = {"data": "/srv/data", "db": "/srv/db"}
+
+
+def volume_device(volume_id: str) -> str:
+    """Where a Hetzner Cloud volume appears on its server (stable across reboots and re-attachments); lab hosts
+    get their stand-in volumes at the same path."""
+    return f"/dev/disk/by-id/scsi-0HC_Volume_{volume_id}"
+
+
 ROLE_CLASSIFICATION: dict[Role, Literal["personal", "internal"]] = {
     "cloud": "personal",  # club files, calendars, contact data
     "flow": "personal",  # workflow case data of applications

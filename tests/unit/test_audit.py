@@ -83,7 +83,7 @@ def test_the_report_claims_only_what_is_enforced(shipped: dict[str, dict[str, An
         data = copy.deepcopy(shipped[name])
         built = build_report(data, evaluate(copy.deepcopy(data), name), name)
         status[name] = {m["id"]: (m["status"], m["note"]) for m in built["measures"]}
-    assert status["production"]["ENC-01"][0] == "planned" and "luks" in status["production"]["ENC-01"][1]
+    assert status["production"]["ENC-01"][0] == "implemented" and "LUKS2 volumes" in status["production"]["ENC-01"][1]
     assert status["lab"]["ENC-01"] == ("implemented", "")
     assert status["lab"]["BAK-03"] == status["lab"]["BAK-04"] == ("implemented", "")
     for measure in ("BAK-03", "BAK-04"):

@@ -82,6 +82,8 @@ BROKEN: list[tuple[str, str, Any, str, str]] = [
     ("bad server type", "hosts.cloud.server_type", "big", "egov6:hosts.cloud.server_type", "server type"),
     ("turn range inverted", "turn.relay_max", 40000, "egov6:turn", "below relay_max"),
     ("bad encryption", "encryption.at_rest", "rot13", "egov6:encryption.at_rest", "luks"),
+    ("no encryption at rest of the clubs' data", "encryption.at_rest", "none", "egov6:encryption.at_rest",
+     "never none"),
     ("bad domain", "domain", "not a domain", "egov6:domain", "DNS name"),
     ("bad email", "processing.dpo.email", "nobody", "egov6:processing.dpo.email", "e-mail address"),
     ("backup host with storage box", "hosts.backup", {"server_type": "cx22", "location": "nbg1"},
@@ -183,3 +185,14 @@ def test_errors_say_what_is_allowed(
 ) -> None:
     caught, _path = _refused(production_data, write_stack, key, value)
     assert any(k == where and hint in r for k, r in caught.value.problems), f"{case}: {caught.value.problems}"
+
+
+def test_a_lab_stack_declaring_luks_is_refused(write_stack: Callable[..., Path]) -> None:
+    """Lab hosts cannot open LUKS: such a stack would end up with neither encryption."""
+    raw = stack_path("lab").read_text(encoding="utf-8")
+    assert "at_rest: server_side" in raw
+    path = write_stack({}, raw=raw.replace("at_rest: server_side", "at_rest: luks"))
+    with pytest.raises(ConfigError) as caught:
+        load_stack(path)
+    assert ("egov6:encryption.at_rest", "lab hosts cannot open LUKS volumes (no device-mapper in a container): "
+            "declare server_side") in caught.value.problems  # fmt: skip

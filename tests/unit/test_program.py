@@ -20,8 +20,8 @@ EXPECTED_PRODUCTION = {
     "PrimaryIp": 4, "Server": 2, "Rdns": 4, "Volume": 3, "VolumeAttachment": 3,
     "Zone": 1, "ZoneRrset": 8, "StorageBox": 1, "StorageBoxSubaccount": 2,
     # Storage Box passwords (3), the generated secrets of the roles (9: cloud 4, engine 5 with no built-in user)
-    # and a borg passphrase per service host (2)
-    "RandomPassword": 3 + 9 + 2,
+    # a borg passphrase per service host (2) and a LUKS key per volume (3: cloud data and db, engine db)
+    "RandomPassword": 3 + 9 + 2 + 3,
     # the automation key, the backup maintenance key and two host keys (Ed25519, RSA) per server
     "PrivateKey": 2 + 2 * 2,
     # components

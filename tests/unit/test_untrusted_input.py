@@ -120,6 +120,7 @@ def _artefacts(path: Path, stack: str, tmp: Path) -> dict[str, str]:
         {h.name: h.private_ip for h in topology.hosts},
         Connection(user="egov6", local_dir=tmp / "local"),
         folder=tmp / "inventory",
+        volume_ids={h.name: {v.purpose: "1" for v in h.volumes} for h in topology.hosts},
     )
     secrets = tmp / "local" / "secrets"
     secrets.mkdir(parents=True, exist_ok=True)

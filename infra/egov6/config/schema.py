@@ -433,7 +433,18 @@ def semantic_problems(cfg: StackConfig) -> list[tuple[str, str]]:
     wanted = sum(group.count for group in cfg.hosts.values())
     if wanted > capacity:
         problems.append(("network.subnet", f"{cfg.network.subnet} holds {capacity} hosts, {wanted} declared"))
-    return problems + _service_problems(cfg)
+    return problems + _encryption_problems(cfg) + _service_problems(cfg)
+
+
+def _encryption_problems(cfg: StackConfig) -> list[tuple[str, str]]:
+    """No stack may end up with neither LUKS volumes nor Nextcloud's server-side encryption."""
+    if cfg.encryption.at_rest == "none" and "cloud" in cfg.hosts:
+        return [("encryption.at_rest", "the cloud keeps the clubs' personal data: declare luks (volumes) or "
+                 "server_side (Nextcloud), never none (GDPR Art. 32)")]  # fmt: skip
+    if cfg.environment == "lab" and cfg.encryption.at_rest == "luks":
+        return [("encryption.at_rest", "lab hosts cannot open LUKS volumes (no device-mapper in a container): "
+                 "declare server_side")]  # fmt: skip
+    return []
 
 
 def _service_problems(cfg: StackConfig) -> list[tuple[str, str]]:

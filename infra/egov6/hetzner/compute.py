@@ -118,7 +118,7 @@ class HostServer(pulumi.ComponentResource):
                 name=volume.name,
                 size=volume.size_gb,
                 location=host.location,
-                format="ext4",
+                # raw: the storage role formats it once (LUKS2 first where declared) with egov6's label
                 delete_protection=args.protect,
                 labels={
                     **host.labels,

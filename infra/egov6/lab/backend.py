@@ -18,7 +18,7 @@ from pathlib import Path
 from egov6.bootstrap import KeyPair
 from egov6.errors import Egov6Error
 from egov6.inventory import close_connections
-from egov6.lab import aptcache, image, mailsink, network
+from egov6.lab import aptcache, image, mailsink, network, volumes
 from egov6.lab.hosts import (
     LabHost,
     alive,
@@ -35,7 +35,7 @@ from egov6.lab.provision import HostKeys, lab_outputs, load_host_keys, save_host
 from egov6.lab.shell import run
 from egov6.outputs import StackOutputs, outputs_path, read_outputs, write_outputs
 from egov6.secrets import write_secret
-from egov6.topology import Topology
+from egov6.topology import Host, Topology
 
 Progress = Callable[[str], None]
 
@@ -172,7 +172,8 @@ class LabBackend:
             prepare_root(host, seed(outputs, host.name, keys), proxy)
             progress(f"booting {host.name}")
             log = self.paths.state / f"{host.name}.console.log"
-            state.hosts[host.name].pid = start(host, self.lab.bridge, log)
+            devices = volumes.binds(self.paths.state, declared, outputs.host(declared.name).volumes)
+            state.hosts[host.name].pid = start(host, self.lab.bridge, log, devices)
             state.save(self.paths.state_file)
             report.started.append(host.name)
         for name in report.started:
@@ -211,11 +212,12 @@ class LabBackend:
             rows.append(HostStatus(declared.name, declared.role, declared.private_ip, kind))
         return rows
 
-    def start_extra_host(self, name: str, address: str, seed_files: dict[str, str], host_keys: tuple[str, ...],
-                         progress: Progress) -> None:  # fmt: skip
+    def start_extra_host(self, declared: Host, seed_files: dict[str, str], host_keys: tuple[str, ...],
+                         volume_ids: dict[str, str], progress: Progress) -> None:  # fmt: skip
         """A host outside the topology on the running lab's bridge (the restore drill's fresh host), created from
         the cached image with its own cloud-init seed; recorded in the lab's state first, so that `lab down` or
         `remove_extra_host` removes it whatever happens."""
+        name, address = declared.name, declared.private_ip
         state = LabState.load(self.paths.state_file)
         if state is None:
             raise Egov6Error(f"lab {self.topology.stack} is not up: run `egov6 lab up {self.topology.stack}` first")
@@ -227,7 +229,8 @@ class LabBackend:
         progress(f"creating {name} ({address}) from the cached image")
         image.unpack(self.paths.image, host.root)
         prepare_root(host, seed_files, f"http://{self.topology.gateway}:{self.lab.apt_cache_port}")
-        state.hosts[name].pid = start(host, self.lab.bridge, self.paths.state / f"{name}.console.log")
+        devices = volumes.binds(self.paths.state, declared, volume_ids)
+        state.hosts[name].pid = start(host, self.lab.bridge, self.paths.state / f"{name}.console.log", devices)
         state.save(self.paths.state_file)
         wait_for_ssh(host, state.hosts[name].pid or 0, host_keys)
         progress(f"{name} answers on SSH with its pinned host key")
@@ -243,6 +246,7 @@ class LabBackend:
         host = self._host(name, current.address)
         stop(host, current.pid)
         remove_root(host)
+        volumes.detach(self.paths.state, name, remove=True)
         state.save(self.paths.state_file)
         return True
 
@@ -266,6 +270,7 @@ class LabBackend:
             host = self._host(name, host_state.address)
             stop(host, host_state.pid)
             remove_root(host)
+        volumes.detach(self.paths.state)
         aptcache.stop(self.paths.state)
         mailsink.stop(self.paths.state)
         network.delete_bridge(state.bridge)

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,9 @@ def _join_cgroups(paths: list[Path]) -> None:
         (path / "cgroup.procs").write_text(str(os.getpid()), encoding="utf-8")
 
 
-def start(host: LabHost, bridge: str, log: Path) -> int:
-    """Boots the host in the background; returns the pid of its systemd-nspawn."""
+def start(host: LabHost, bridge: str, log: Path, devices: Sequence[str] = ()) -> int:
+    """Boots the host in the background; returns the pid of its systemd-nspawn. ``devices``: its volumes'
+    ``--bind=`` arguments (loop devices at their cloud paths)."""
     cgroups = host.cgroups()
     for path in cgroups:
         path.mkdir(parents=True, exist_ok=True)
@@ -80,7 +82,7 @@ def start(host: LabHost, bridge: str, log: Path) -> int:
     args = [
         "systemd-nspawn", "-q", "-D", str(host.root), "-M", host.name, "-b",
         f"--network-bridge={bridge}", "--register=no", "--keep-unit", "--console=read-only",
-        "--link-journal=no",
+        "--link-journal=no", *devices,
     ]  # fmt: skip
     process = subprocess.Popen(
         args,
