@@ -188,6 +188,12 @@ class Pruned:
     pruned: int
 
 
+# borg check of a damaged repository logs a line per object it cannot find again (warnings, thousands); the borg
+# client stops reading its ssh's stderr once the answer is in and then waits for ssh, which waits for room in
+# that full pipe: it never ends. Errors only keep what says what is wrong (borg passes the level to `borg serve`).
+QUIET_CHECK = ("--error",)
+
+
 def _borg(
     topology: Topology, host: str, args: list[str], what: str, timeout: float
 ) -> subprocess.CompletedProcess[str]:
@@ -226,7 +232,7 @@ def prune(topology: Topology, host: str, timeout: float = 6 * 3600) -> Pruned:
 
 def check(topology: Topology, host: str, archive: str, timeout: float = 6 * 3600) -> None:
     """borg check of ``host``'s repository and of ``archive`` (from the controller): damage stops what needs it."""
-    done = _borg(topology, host, ["check", f"--glob-archives={archive}"], "borg check", timeout)
+    done = _borg(topology, host, ["check", *QUIET_CHECK, f"--glob-archives={archive}"], "borg check", timeout)
     if done.returncode != 0:
         raise Egov6Error(f"borg check found damage in {host}'s repository ({_said(done.stderr)}): nothing was "
                          "restored; repair it (`borg check --repair` with the maintenance key) or use another "

@@ -63,9 +63,12 @@ class RunResult:
 def _message(data: dict[str, Any]) -> str:
     """The module's message plus the last line of its stderr: "failed to validate" alone helps nobody."""
     result = data.get("res") or {}
-    parts = [str(result.get(key) or "").strip() for key in ("msg", "stderr", "module_stderr")]
+    # a loop's own message ("One or more items failed") says nothing: its failed items' messages do
+    failed = [item for item in result.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+    parts = [str(part.get(key) or "").strip() for part in failed or [result] for key in ("msg", "stderr",
+             "module_stderr")]  # fmt: skip
     lines = [part.splitlines()[-1] for part in parts if part]
-    return " / ".join(dict.fromkeys(lines))[:400]
+    return " / ".join(dict.fromkeys(lines))[:600]
 
 
 # What a playbook run inherits from the controller's environment; everything else (cloud tokens, the secrets

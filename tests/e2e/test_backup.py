@@ -181,14 +181,14 @@ def test_the_next_run_after_an_outage_succeeds_and_clears_the_failure(hosts: Hos
 
 @contextlib.contextmanager
 def _damaged(hosts: Hosts, client: str) -> Iterator[None]:
-    """Five bytes in the middle of the client's biggest repository segment overwritten, put right afterwards."""
+    """Five bytes early in the client's biggest repository segment overwritten (every object after them is lost to
+    borg: the most it reports), put right afterwards."""
     biggest = hosts.root(
         hosts.backup, f"find {REPOSITORIES}/{client}/data -type f -printf '%s %p\\n' | sort -n | tail -1"
     )
     segment = biggest.stdout.split()[1]
     kept = "/var/tmp/egov6-segment.kept"
-    middle = f"$(( $(stat -c %s {segment}) / 2 ))"
-    damage = f"cp -p {segment} {kept} && printf 'egov6' | dd of={segment} bs=1 seek={middle} conv=notrunc"
+    damage = f"cp -p {segment} {kept} && printf 'egov6' | dd of={segment} bs=1 seek=64 conv=notrunc"
     assert hosts.root(hosts.backup, damage).returncode == 0
     try:
         yield

@@ -44,14 +44,19 @@ def test_each_volume_is_a_filesystem_of_its_own_of_the_declared_size(host: Any, 
             assert {"nodev", "nosuid", "noexec", "noatime"} <= set(options), options
 
 
-def test_each_volume_is_mounted_by_uuid_at_boot(host: Any, volumes: list[dict[str, Any]]) -> None:
-    fstab = [line.split() for line in host.file("/etc/fstab").content_string.splitlines() if line.strip()]
+def test_each_volume_is_mounted_by_uuid_at_every_boot(host: Any, volumes: list[dict[str, Any]]) -> None:
     with host.sudo():
         for volume in volumes:
             uuid = _mount(host, volume["mount"])["uuid"]
-            entries = [e for e in fstab if not e[0].startswith("#") and len(e) > 1 and e[1] == volume["mount"]]
-            assert [e[0] for e in entries] == [f"UUID={uuid}"], entries
-            assert "nofail" in entries[0][3]  # the host stays reachable without it; its services do not start
+            unit = host.check_output(f"systemd-escape --path --suffix=mount {volume['mount']}")
+            shown = dict(line.split("=", 1) for line in host.check_output(
+                f"systemctl show {unit} -p FragmentPath -p UnitFileState -p ActiveState").splitlines())  # fmt: skip
+            assert shown["FragmentPath"] == f"/etc/systemd/system/{unit}"
+            declared = host.file(shown["FragmentPath"]).content_string.splitlines()
+            assert f"What=/dev/disk/by-uuid/{uuid}" in declared
+            assert shown["ActiveState"] == "active" and shown["UnitFileState"] == "enabled"
+            # wanted, not required, at boot: the host stays reachable without it; its services do not start
+            assert unit in host.check_output("systemctl show local-fs.target -p Wants --value").split()
 
 
 def test_the_services_data_lives_on_its_volume(
