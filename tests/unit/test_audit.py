@@ -92,6 +92,33 @@ def test_the_report_claims_only_what_is_enforced(shipped: dict[str, dict[str, An
     assert status["production"]["BAK-05"][0] == "planned" and "drill" in status["production"]["BAK-05"][1]
 
 
+def test_a_measure_whose_role_the_converge_does_not_apply_is_not_claimed(
+    shipped: dict[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Remove the storage role from the baseline play: encryption at rest by LUKS volumes is then only declared."""
+    from egov6.audit import report as audit_report
+    from egov6.config.loader import repo_root
+
+    plays = yaml.safe_load((repo_root() / "playbooks" / "site.yml").read_text(encoding="utf-8"))
+    for play in plays:
+        play["roles"] = [r for r in play.get("roles", []) if (r if isinstance(r, str) else r["role"]) != "storage"]
+    site = tmp_path / "site.yml"
+    site.write_text(yaml.safe_dump(plays), encoding="utf-8")
+    data = copy.deepcopy(shipped["production"])
+    before = {
+        m["id"]: m for m in build_report(data, evaluate(copy.deepcopy(data), "production"), "production")["measures"]
+    }
+    monkeypatch.setattr(audit_report, "SITE", str(site))
+    after = {
+        m["id"]: m for m in build_report(data, evaluate(copy.deepcopy(data), "production"), "production")["measures"]
+    }
+    assert before["ENC-01"]["status"] == "implemented"
+    assert after["ENC-01"]["status"] == "declared, not enforced"
+    assert f"role storage is not applied by {site}" in after["ENC-01"]["note"]
+    # nothing else depended on the storage role
+    assert {k for k in before if before[k]["status"] != after[k]["status"]} == {"ENC-01"}
+
+
 def test_the_backup_section_says_what_is_set_up(shipped: dict[str, dict[str, Any]]) -> None:
     found = {}
     for name in ("production", "lab"):

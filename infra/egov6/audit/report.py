@@ -208,6 +208,34 @@ def club_counts(cfg: StackConfig, registry: ClubRegistry, source: str) -> dict[s
     }
 
 
+SITE = "playbooks/site.yml"
+ROLE_PATH = re.compile(r"^playbooks/roles/([^/]+)/")
+
+
+def applied_roles(site: Path) -> set[str]:
+    """The roles the converge applies: each play's roles and the roles its tasks include."""
+    applied: set[str] = set()
+    for play in yaml.safe_load(site.read_text(encoding="utf-8")) or []:
+        for role in play.get("roles", []):
+            applied.add(role if isinstance(role, str) else role.get("role", role.get("name", "")))
+        for task in play.get("tasks", []):
+            included = task.get("ansible.builtin.include_role") or task.get("include_role") or {}
+            applied.add(included.get("name", ""))
+    return applied - {""}
+
+
+def _enforced(paths: tuple[str, ...], evidence: list[dict[str, Any]], applied: set[str]) -> dict[str, str]:
+    """An implemented measure stays implemented only while its evidence exists and its roles are applied."""
+    missing = [e["path"] for e in evidence if not e["exists"]]
+    roles = sorted({m.group(1) for p in paths if (m := ROLE_PATH.match(p))})
+    unapplied = [r for r in roles if r not in applied]
+    if not missing and not unapplied:
+        return {}
+    reasons = [f"role {r} is not applied by {SITE}" for r in unapplied]
+    reasons += [f"evidence {p} is missing" for p in missing]
+    return {"status": "declared, not enforced", "note": "; ".join(reasons)}
+
+
 def build_report(
     data: dict[str, Any],
     declaration: Declaration,
@@ -221,9 +249,13 @@ def build_report(
     categories = [asdict(c) for c in data_categories(cfg, _journal_retention())]
     root = repo_root()
     measures = []
+    applied = applied_roles(root / SITE)
     for measure in measures_for(cfg):
         evidence = [{"path": p, "exists": (root / p).exists()} for p in measure.evidence]
-        measures.append({**asdict(measure), "evidence": evidence})
+        found = asdict(measure)
+        if measure.status == "implemented":
+            found.update(_enforced(measure.evidence, evidence, applied))
+        measures.append({**found, "evidence": evidence})
     policy_results = [
         {
             "id": r.rule.id,
