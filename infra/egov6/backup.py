@@ -22,7 +22,7 @@ from egov6.clubs.spaces import cloud_host
 from egov6.errors import Egov6Error
 from egov6.inventory import backup_repository_root, nextcloud_data_dir
 from egov6.outputs import local_dir
-from egov6.remote import on_host
+from egov6.remote import checked, on_host
 from egov6.topology import Topology
 
 CLIENT = "/usr/local/sbin/egov6-backup"  # the backup role installs it
@@ -47,11 +47,9 @@ def clients(topology: Topology, only: str | None = None) -> list[str]:
 
 
 def _answer(topology: Topology, host: str, command: str, what: str, timeout: float) -> Any:
-    done = on_host(topology.stack, host, f"sudo -n {CLIENT} {command}", what, timeout)
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no answer"]
-        raise Egov6Error(f"{host}: {what} failed (exit {done.returncode}): {detail[0]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(
+        checked(topology.stack, host, f"sudo -n {CLIENT} {command}", what, timeout).strip().splitlines()[-1]
+    )
 
 
 @dataclass(frozen=True)
@@ -150,10 +148,10 @@ def status(topology: Topology, host: str, now: dt.datetime | None = None) -> Hos
 
 def export_key(topology: Topology, host: str) -> str:
     """The repository key of ``host`` (borg's key file, still protected by the passphrase)."""
-    done = on_host(topology.stack, host, f"sudo -n {CLIENT} export-key", "the key export", 120)
-    if done.returncode != 0 or not done.stdout.startswith("BORG_KEY "):
-        raise Egov6Error(f"{host}: the key export failed: {(done.stderr or done.stdout).strip()[-300:]}")
-    return done.stdout
+    key = checked(topology.stack, host, f"sudo -n {CLIENT} export-key", "the key export", 120)
+    if not key.startswith("BORG_KEY "):
+        raise Egov6Error(f"{host}: the key export gave no borg key")
+    return key
 
 
 # --- upkeep from the controller (the maintenance key: not append-only) ----------------------------------------

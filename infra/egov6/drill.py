@@ -42,7 +42,7 @@ from egov6.lab.provision import LAB_LOCATION, seed
 from egov6.lab.volumes import lab_volume_id
 from egov6.orchestrate import AUTOMATION_KEY, Stack, converge_failure
 from egov6.outputs import HostOutput, local_dir, outputs_path, read_outputs
-from egov6.remote import on_host
+from egov6.remote import checked, on_host
 from egov6.runner import run_playbook
 from egov6.topology import Topology
 
@@ -94,10 +94,7 @@ def drill_topology(topology: Topology, role: Role) -> Topology:
 
 
 def _root(topology: Topology, host: str, script: str, what: str, timeout: float = 1800) -> str:
-    done = on_host(topology.stack, host, f"sudo -n sh -c {shlex.quote(script)}", what, timeout)
-    if done.returncode != 0:
-        raise Egov6Error(f"{host}: {what} failed: {(done.stderr or done.stdout).strip()[-400:]}")
-    return done.stdout
+    return checked(topology.stack, host, f"sudo -n sh -c {shlex.quote(script)}", what, timeout)
 
 
 def _sql(topology: Topology, host: str, query: str, database: str = "nextcloud") -> list[list[str]]:

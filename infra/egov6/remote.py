@@ -25,3 +25,13 @@ def on_host(
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise Egov6Error(f"{host}: {what} did not finish within {timeout:.0f} s") from None
+
+
+def checked(stack: str, host: str, command: str, what: str, timeout: float) -> str:
+    """``on_host`` for a command that must succeed: its output, or an error naming the host, ``what`` and the
+    command's last words."""
+    done = on_host(stack, host, command, what, timeout)
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip()[-400:] or "no answer"
+        raise Egov6Error(f"{host}: {what} failed (exit {done.returncode}): {detail}")
+    return done.stdout
