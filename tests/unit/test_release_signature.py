@@ -105,23 +105,19 @@ def test_a_release_without_signature_is_refused(publisher: Signer, release: Path
     assert "has no signature" in done.stderr and "never installed" in done.stderr
 
 
-def test_a_release_signed_by_another_key_is_refused(
-    publisher: Signer, stranger: Signer, release: Path, tmp_path: Path
+@pytest.mark.parametrize("swapped_keyring", [False, True], ids=["signed by another key", "keyring swapped"])
+def test_a_release_signed_by_any_key_but_the_pinned_one_is_refused(
+    swapped_keyring: bool, publisher: Signer, stranger: Signer, release: Path, tmp_path: Path
 ) -> None:
+    """Another key's signature, with the publisher's keyring or with the other key's keyring put in its place in
+    the repository (the signature is then valid, but not by the pinned key)."""
     stranger.sign(release)
-    done = _verify(publisher.keyring(tmp_path / "release.gpg"), publisher.fingerprint, release)
+    keyring = (stranger if swapped_keyring else publisher).keyring(tmp_path / "release.gpg")
+    done = _verify(keyring, publisher.fingerprint, release)
     assert done.returncode == 1
     assert f"not by the pinned release key {publisher.fingerprint}" in done.stderr
-
-
-def test_a_keyring_holding_another_key_than_the_pinned_one_is_refused(
-    publisher: Signer, stranger: Signer, release: Path, tmp_path: Path
-) -> None:
-    """A swapped key file in the repository: the signature is valid for it, but it is not the pinned key."""
-    stranger.sign(release)
-    done = _verify(stranger.keyring(tmp_path / "release.gpg"), publisher.fingerprint, release)
-    assert done.returncode == 1
-    assert f"signed by {stranger.fingerprint}, not by the pinned release key" in done.stderr
+    if swapped_keyring:
+        assert f"signed by {stranger.fingerprint}," in done.stderr
 
 
 def test_a_missing_release_key_is_refused(publisher: Signer, release: Path, tmp_path: Path) -> None:
