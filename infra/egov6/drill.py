@@ -39,7 +39,7 @@ from egov6.inventory import (
 from egov6.lab.backend import LabBackend
 from egov6.lab.keys import new_ssh_key
 from egov6.lab.provision import LAB_LOCATION, seed
-from egov6.lab.volumes import lab_volume_id
+from egov6.lab.volumes import lab_volume_ids
 from egov6.orchestrate import AUTOMATION_KEY, Stack, converge_failure
 from egov6.outputs import HostOutput, local_dir, outputs_path, read_outputs
 from egov6.remote import checked, on_host
@@ -158,9 +158,7 @@ def _fresh_host(stack: Stack, topology: Topology, lab: LabBackend, report: Drill
     outputs = read_outputs(outputs_path(stack.name))
     keys = {host.name: {kind: new_ssh_key(kind) for kind in HOST_KEY_TYPES}}
     pinned = tuple(keys[host.name][kind].public_key for kind in HOST_KEY_TYPES)
-    volume_ids: dict[str, str] = {
-        v.purpose: lab_volume_id(v) for v in host.volumes
-    }  # fresh volumes of its own, like a new server
+    volume_ids = lab_volume_ids(host)  # fresh volumes of its own, like a new server
     drill_outputs = outputs.model_copy(update={"stack": topology.stack, "hosts": (HostOutput(
         name=host.name, role=host.role, location=LAB_LOCATION, private_ip=host.private_ip, ipv4=host.private_ip,
         host_keys=pinned, volumes=volume_ids),)})  # fmt: skip

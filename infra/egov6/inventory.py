@@ -146,8 +146,11 @@ def write_inventory(
     }
     _dump(folder / "group_vars" / "all" / "egov6.yml", topology.stack, common)
     for host in topology.hosts:
-        _dump(folder / "host_vars" / f"{host.name}.yml", topology.stack, _storage_vars(host, volume_ids[host.name]
-              if host.volumes else {}))  # fmt: skip
+        _dump(
+            folder / "host_vars" / f"{host.name}.yml",
+            topology.stack,
+            _storage_vars(host, volume_ids.get(host.name, {})),
+        )
     for role, rules in topology.rules.items():
         inbound = [_rule(r) for r in rules if r.direction == "in"]
         outbound = [_rule(r) for r in rules if r.direction == "out"]

@@ -224,10 +224,10 @@ def applied_roles(site: Path) -> set[str]:
     return applied - {""}
 
 
-def _enforced(paths: tuple[str, ...], evidence: list[dict[str, Any]], applied: set[str]) -> dict[str, str]:
+def _enforced(evidence: list[dict[str, Any]], applied: set[str]) -> dict[str, str]:
     """An implemented measure stays implemented only while its evidence exists and its roles are applied."""
     missing = [e["path"] for e in evidence if not e["exists"]]
-    roles = sorted({m.group(1) for p in paths if (m := ROLE_PATH.match(p))})
+    roles = sorted({m.group(1) for e in evidence if (m := ROLE_PATH.match(e["path"]))})
     unapplied = [r for r in roles if r not in applied]
     if not missing and not unapplied:
         return {}
@@ -254,7 +254,7 @@ def build_report(
         evidence = [{"path": p, "exists": (root / p).exists()} for p in measure.evidence]
         found = asdict(measure)
         if measure.status == "implemented":
-            found.update(_enforced(measure.evidence, evidence, applied))
+            found.update(_enforced(evidence, applied))
         measures.append({**found, "evidence": evidence})
     policy_results = [
         {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from egov6.bootstrap import AUTOMATION_USER, HOST_KEY_TYPES, KeyPair, user_data
 from egov6.lab.keys import new_lab_ca, new_ssh_key
-from egov6.lab.volumes import lab_volume_id
+from egov6.lab.volumes import lab_volume_ids
 from egov6.outputs import (
     AutomationOutput,
     HostOutput,
@@ -65,7 +65,7 @@ def lab_outputs(topology: Topology, previous: StackOutputs | None, host_keys: Ho
             private_ip=host.private_ip,
             ipv4=host.private_ip,  # the controller reaches lab hosts on the bridge
             host_keys=tuple(host_keys[host.name][kind].public_key for kind in HOST_KEY_TYPES),
-            volumes={v.purpose: lab_volume_id(v) for v in host.volumes},
+            volumes=lab_volume_ids(host),
         )
         for host in topology.hosts
     )

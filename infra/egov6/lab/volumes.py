@@ -19,8 +19,22 @@ def lab_volume_id(volume: Volume) -> str:
     return str(10_000_000 + int(hashlib.sha256(volume.name.encode()).hexdigest()[:12], 16) % 90_000_000)
 
 
+def lab_volume_ids(host: Host) -> dict[str, str]:
+    """The ids of ``host``'s volumes by purpose, as the outputs document carries them."""
+    return {v.purpose: lab_volume_id(v) for v in host.volumes}
+
+
+def _folder(state: Path) -> Path:
+    return state / "volumes"
+
+
 def volume_file(state: Path, volume: Volume) -> Path:
-    return state / "volumes" / f"{volume.name}.img"
+    return _folder(state) / f"{volume.name}.img"
+
+
+def _loops(path: Path) -> list[str]:
+    """The loop devices attached to the file ``path``."""
+    return run(["losetup", "--list", "--noheadings", "--output", "NAME", "--associated", str(path)]).split()
 
 
 def attach(state: Path, volume: Volume) -> str:
@@ -32,7 +46,7 @@ def attach(state: Path, volume: Volume) -> str:
         with path.open("xb") as file:
             file.truncate(volume.size_gb * 1024**3)
         path.chmod(0o600)
-    attached = run(["losetup", "--list", "--noheadings", "--output", "NAME", "--associated", str(path)]).split()
+    attached = _loops(path)
     if attached:
         return attached[0]
     # direct I/O: the loop device writes through to the disk like a volume, without a second copy of its data in
@@ -48,12 +62,11 @@ def binds(state: Path, host: Host, ids: dict[str, str]) -> list[str]:
 def detach(state: Path, host: str | None = None, remove: bool = False) -> None:
     """Detaches the loop devices of the lab's volume files (only ``host``'s when given), and removes the files
     with ``remove`` (a drill host's volumes go with it)."""
-    folder = state / "volumes"
+    folder = _folder(state)
     if not folder.is_dir():
         return
     for path in sorted(folder.glob(f"{host}-*.img" if host else "*.img")):
-        listed = run(["losetup", "--list", "--noheadings", "--output", "NAME", "--associated", str(path)])
-        for device in listed.split():
+        for device in _loops(path):
             run(["losetup", "--detach", device], check=False)
         if remove:
             path.unlink(missing_ok=True)
