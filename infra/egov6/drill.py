@@ -30,9 +30,9 @@ from egov6.config.schema import Role
 from egov6.errors import Egov6Error
 from egov6.inventory import (
     SERVICE_OF_ROLE,
-    Connection,
     close_connections,
     nextcloud_data_dir,
+    trust_bundle,
     write_inventory,
     write_ssh_config,
 )
@@ -40,7 +40,7 @@ from egov6.lab.backend import LabBackend
 from egov6.lab.keys import new_ssh_key
 from egov6.lab.provision import LAB_LOCATION, seed
 from egov6.lab.volumes import lab_volume_ids
-from egov6.orchestrate import AUTOMATION_KEY, Stack, converge_failure
+from egov6.orchestrate import AUTOMATION_KEY, Stack, connection_from, converge_failure
 from egov6.outputs import HostOutput, local_dir, outputs_path, read_outputs
 from egov6.remote import checked, on_host
 from egov6.runner import run_playbook
@@ -143,6 +143,7 @@ def run(stack: Stack, progress: Progress, role: Literal["cloud", "flow"] = "clou
         report.checks = verify(stack, topology, host.name, source)
         report.seconds["verify"] = time.monotonic() - began
     finally:
+        lab.point_names(lab.zone())  # the service name back at the live host
         if not keep:
             close_connections(local_dir(topology.stack))
             lab.remove_extra_host(host.name)
@@ -152,7 +153,9 @@ def run(stack: Stack, progress: Progress, role: Literal["cloud", "flow"] = "clou
 
 def _fresh_host(stack: Stack, topology: Topology, lab: LabBackend, report: DrillReport, progress: Progress) -> None:
     """The drill host: booted from the cached image with its own pinned host keys and the stack's cloud-init
-    user-data, then converged from the stack alone (an inventory of its own, the stack's secrets and CA)."""
+    user-data, then converged from the stack alone (an inventory of its own, the stack's secrets). Its service name
+    points at it while the drill runs (what moving a service onto a restored server does), so that it gets its
+    certificate from the ACME server as any new server would."""
     host = topology.hosts[0]
     local = local_dir(topology.stack)
     outputs = read_outputs(outputs_path(stack.name))
@@ -166,13 +169,15 @@ def _fresh_host(stack: Stack, topology: Topology, lab: LabBackend, report: Drill
     lab.start_extra_host(host, seed(drill_outputs, host.name, keys), pinned, volume_ids, progress)
     report.seconds["provision"] = time.monotonic() - began
 
+    service = topology.config.fqdn("cloud" if host.role == "cloud" else "flow")
+    lab.point_names({service: host.private_ip})
+
     began = time.monotonic()
     progress(f"converging {host.name} from the stack alone (the {host.role} host's playbooks)")
     automation = stack.local / AUTOMATION_KEY
     write_ssh_config(local / "ssh_config", drill_outputs, automation)
-    user, public = outputs.automation.user, outputs.automation.public_key.strip()
-    connection = Connection(user=user, key_file=automation, ssh_config=local / "ssh_config", automation_user=user,
-                            automation_key=public, local_dir=stack.local)  # fmt: skip
+    # the live stack's secrets and roots, the drill host's own ssh config
+    connection = replace(connection_from(outputs, automation, stack.local), ssh_config=local / "ssh_config")
     folder = write_inventory(topology, {host.name: host.private_ip}, connection, local / "inventory",
                              {host.name: volume_ids})  # fmt: skip
     failure = converge_failure(run_playbook(folder, artifacts=local / "runner"))
@@ -255,8 +260,14 @@ def _verify_cloud(stack: Stack, topology: Topology, host: str, source: str) -> l
 def _pool(stack: Stack, address: str) -> urllib3.HTTPSConnectionPool:
     domain = stack.config.fqdn("cloud")
     return urllib3.HTTPSConnectionPool(address, 443, server_hostname=domain, assert_hostname=domain,
-                                       ca_certs=str(stack.local / "ca" / "ca.crt"), cert_reqs="CERT_REQUIRED",
+                                       ca_certs=_roots(stack), cert_reqs="CERT_REQUIRED",
                                        retries=False, timeout=urllib3.Timeout(connect=5, read=120))  # fmt: skip
+
+
+def _roots(stack: Stack) -> str | None:
+    """The roots the controller trusts besides the system's (the lab's ACME server), or None for the system's."""
+    bundle = trust_bundle(stack.local)
+    return str(bundle) if bundle.is_file() else None
 
 
 def _host(stack: Stack) -> dict[str, str]:

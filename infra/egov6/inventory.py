@@ -13,7 +13,7 @@ import stat
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +23,7 @@ from egov6.bootstrap import known_hosts_lines
 from egov6.config.loader import repo_root
 from egov6.config.schema import ReleaseArchive, WorkflowConfig
 from egov6.errors import Egov6Error
-from egov6.outputs import StackOutputs
+from egov6.outputs import LETS_ENCRYPT, AcmeOutput, StackOutputs
 from egov6.secrets import PROVISION_CLIENT
 from egov6.topology import VOLUME_MOUNTS, FirewallRule, Host, Topology, volume_device
 from egov6.vendor import cache_dir, vendored
@@ -57,15 +57,16 @@ def read_inventory_file(path: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Connection:
-    """How Ansible reaches the hosts of this inventory."""
+    """How Ansible reaches the hosts of this inventory, and what else of the stack outputs the inventory holds."""
 
     user: str
     key_file: Path | None = None
     ssh_config: Path | None = None
     automation_user: str = ""  # lab only: the controller's own account, kept by the base role
     automation_key: str = ""
-    local_dir: Path | None = None  # controller folder for the lab CA and generated secrets (never committed)
+    local_dir: Path | None = None  # controller folder for the generated secrets and roots (never committed)
     backup_maintenance_key: str = ""  # public key the backup host lets prune and compact (the controller's)
+    acme: AcmeOutput = field(default_factory=lambda: AcmeOutput(directory=LETS_ENCRYPT))  # the hosts' certificates
 
 
 def inventory_dir(stack: str) -> Path:
@@ -157,7 +158,7 @@ def write_inventory(
         role_vars = {
             "base_firewall_inbound": inbound,
             "base_firewall_outbound": outbound,
-            **service_vars(topology, role, connection.local_dir),
+            **service_vars(topology, role, connection),
         }
         if role == "backup":
             role_vars["borg_server_maintenance_key"] = connection.backup_maintenance_key
@@ -186,25 +187,34 @@ def _backup_vars(topology: Topology) -> dict[str, Any]:
     }
 
 
-def service_vars(topology: Topology, role: str, local_dir: Path | None) -> dict[str, Any]:
+def service_vars(topology: Topology, role: str, connection: Connection) -> dict[str, Any]:
     """What the service roles of a host group need, derived from the config (never typed twice)."""
     if role == "cloud":
-        return {**_service_host_vars(topology, "cloud", local_dir), **_cloud_vars(topology)}
+        return {**_service_host_vars(topology, "cloud", connection), **_cloud_vars(topology)}
     if role == "flow" and topology.config.workflow:
-        return {**_service_host_vars(topology, "flow", local_dir), **_flow_vars(topology, topology.config.workflow)}
+        return {**_service_host_vars(topology, "flow", connection), **_flow_vars(topology, topology.config.workflow)}
     return {}
 
 
-def _service_host_vars(topology: Topology, role: Literal["cloud", "flow"], local_dir: Path | None) -> dict[str, Any]:
-    """What every service host needs: its certificate, the controller's CA and secrets, its database folder."""
+def trust_bundle(local_dir: Path) -> Path:
+    """The controller's file of the roots its clients trust besides the system's (the lab's ACME server's)."""
+    return local_dir / "trusted-roots.pem"
+
+
+def _service_host_vars(topology: Topology, role: Literal["cloud", "flow"], connection: Connection) -> dict[str, Any]:
+    """What every service host needs: its certificate, the controller's secrets, its database folder."""
     cfg = topology.config
+    local_dir = connection.local_dir
     db_mount = VOLUME_MOUNTS["db"] if cfg.hosts[role].db_volume_gb else "/srv/db"
     service = SERVICE_OF_ROLE[role]
+    roots = connection.acme.roots
     return {
-        "tls_mode": cfg.tls.mode,
-        "tls_acme_email": cfg.tls.acme_email or "",
         "tls_domains": [cfg.fqdn(role)],
-        "tls_ca_dir": str(local_dir / "ca") if local_dir else "",
+        "tls_trusted_roots": list(roots),
+        "acme_directory": connection.acme.directory,
+        "acme_email": cfg.tls.acme_email or "",
+        # for the controller's own clients (tests, the restore drill): empty when the system's roots suffice
+        "egov6_trust_bundle": str(trust_bundle(local_dir)) if local_dir and roots else "",
         "egov6_secrets_dir": str(local_dir / "secrets") if local_dir else "",
         "postgresql_data_dir": f"{db_mount}/postgresql",
         # one database and one site per service host: Nextcloud or the workflow engine

@@ -24,7 +24,7 @@ from egov6.config.loader import load_stack_mapping, read_stack_file, repo_root, 
 from egov6.config.schema import StackConfig
 from egov6.errors import Egov6Error
 from egov6.hostlogs import keep_service_logs
-from egov6.inventory import Connection, inventory_dir, write_inventory, write_ssh_config
+from egov6.inventory import Connection, inventory_dir, trust_bundle, write_inventory, write_ssh_config
 from egov6.outputs import StackOutputs, check_against, local_dir, outputs_path, read_outputs, write_outputs
 from egov6.runner import EventSink, RunResult, ansible_env, run_playbook
 from egov6.secrets import stage_environment_secrets, stage_generated_secrets, write_secret
@@ -107,7 +107,7 @@ def write_stack_inventory(
     stack: Stack, outputs: StackOutputs, local: Path | None = None, folder: Path | None = None
 ) -> Path:
     """Writes everything a converge reads, from the stack file and its outputs alone: the automation key, known_hosts
-    with the pinned host keys, the ssh config, the generated secrets, the lab CA, and the inventory (into
+    with the pinned host keys, the ssh config, the generated secrets, the roots to trust, and the inventory (into
     ``.egov6/<stack>/`` and ``inventories/<stack>/`` unless told otherwise)."""
     check_against(outputs, stack.topology, f"the outputs of stack {stack.name}")
     local = local or stack.local
@@ -119,10 +119,17 @@ def write_stack_inventory(
     if outputs.backup_maintenance:
         private = outputs.backup_maintenance.private_key.get_secret_value().strip() + "\n"
         write_secret(local / MAINTENANCE_KEY, private)
-    if outputs.lab_ca:
-        write_secret(local / "ca" / "ca.key", outputs.lab_ca.private_key.get_secret_value())
-        write_secret(local / "ca" / "ca.crt", outputs.lab_ca.certificate)
-    connection = Connection(
+    if outputs.acme.roots:
+        write_secret(trust_bundle(local), "".join(outputs.acme.roots))  # public, but the folder is root-only anyway
+    connection = connection_from(outputs, key, local)
+    volume_ids = {h.name: h.volumes for h in outputs.hosts}
+    return write_inventory(stack.topology, addresses, connection, folder, volume_ids)
+
+
+def connection_from(outputs: StackOutputs, key: Path, local: Path) -> Connection:
+    """How the controller reaches the hosts of ``outputs`` (its files in ``local``), and what the inventory takes
+    from the outputs besides: the automation account, the backup maintenance key, the ACME server."""
+    return Connection(
         user=outputs.automation.user,
         key_file=key,
         ssh_config=local / "ssh_config",
@@ -130,9 +137,8 @@ def write_stack_inventory(
         automation_key=outputs.automation.public_key.strip(),
         local_dir=local,
         backup_maintenance_key=outputs.backup_maintenance.public_key.strip() if outputs.backup_maintenance else "",
+        acme=outputs.acme,
     )
-    volume_ids = {h.name: h.volumes for h in outputs.hosts}
-    return write_inventory(stack.topology, addresses, connection, folder, volume_ids)
 
 
 def inventory(stack: Stack, saved: Path | None = None, refresh: bool = False) -> Path:

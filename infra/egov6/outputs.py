@@ -56,6 +56,19 @@ class LabCaOutput(_Document):
     private_key: SecretStr
 
 
+class AcmeOutput(_Document):
+    """Where the hosts get their certificates, and what they and the controller trust beyond the system's roots."""
+
+    directory: str = Field(description="The ACME server's directory URL (Let's Encrypt; the lab's Pebble)")
+    roots: tuple[str, ...] = Field(
+        default=(), description="PEM certificates to trust besides the system's (none for Let's Encrypt)"
+    )
+
+
+# Production's certificates: Let's Encrypt, whose roots every Debian host trusts already.
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+
+
 class StackOutputs(_Document):
     stack: str
     environment: str
@@ -63,6 +76,7 @@ class StackOutputs(_Document):
     automation: AutomationOutput
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
     lab_ca: LabCaOutput | None = None
+    acme: AcmeOutput = AcmeOutput(directory=LETS_ENCRYPT)
     # the controller's key for the backup repositories' upkeep (prune, compact): not append-only, unlike the
     # hosts' own backup keys; absent in documents written before it existed (then made on the next provision)
     backup_maintenance: KeyPairOutput | None = None

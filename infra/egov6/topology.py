@@ -88,6 +88,17 @@ class Topology:
 VOLUME_MOUNTS = {"data": "/srv/data", "db": "/srv/db"}
 
 
+def dns_records(topology: Topology) -> dict[str, str]:
+    """The stack's zone (relative name → the host it points at): one name per host, and each service's name at the
+    first host of its role. The Pulumi program declares them at Hetzner DNS; the lab's ACME server resolves them."""
+    records = {host.name: host.name for host in topology.hosts}
+    for service in ("cloud", "flow"):
+        hosts = topology.by_role(service)
+        if hosts:
+            records[getattr(topology.config.dns, service)] = hosts[0].name
+    return records
+
+
 def volume_device(volume_id: str) -> str:
     """Where a Hetzner Cloud volume appears on its server (stable across reboots and re-attachments); lab hosts
     get their stand-in volumes at the same path."""

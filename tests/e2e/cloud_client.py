@@ -39,7 +39,7 @@ class Cloud:
     def of_lab(cls, stack: str = "lab") -> Cloud:
         name, host_vars, cloud, common = first_host(stack, "cloud")
         bridge = str(next(ipaddress.ip_network(common["egov6_subnet"]).hosts()))
-        return cls(cloud["nextcloud_domain"], host_vars["ansible_host"], Path(cloud["tls_ca_dir"]) / "ca.crt",
+        return cls(cloud["nextcloud_domain"], host_vars["ansible_host"], Path(cloud["egov6_trust_bundle"]),
                    LabPaths(stack).ssh_config, name, bridge)  # fmt: skip
 
     def pool(self) -> urllib3.HTTPSConnectionPool:

@@ -34,7 +34,7 @@ class Flow:
     @classmethod
     def of_lab(cls, stack: str = "lab") -> Flow:
         _, host_vars, flow, _ = first_host(stack, "flow")
-        return cls(flow["spiffworkflow_domain"], host_vars["ansible_host"], Path(flow["tls_ca_dir"]) / "ca.crt",
+        return cls(flow["spiffworkflow_domain"], host_vars["ansible_host"], Path(flow["egov6_trust_bundle"]),
                    Path(flow["egov6_secrets_dir"]),
                    {u["name"]: u["role"] for u in flow["spiffworkflow_users"]},
                    tuple(t["slug"] for t in flow["spiffworkflow_towns"]))  # fmt: skip

@@ -1,5 +1,6 @@
 """What the e2e clients share: a lab service's host and settings from the generated inventory, and an HTTPS
-pool to the host's address under the service's name (SNI and certificate check against the lab CA)."""
+pool to the host's address under the service's name (SNI and certificate check against the roots
+the lab's ACME server issued under)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.hosts.test_certificates import served_certificate
 from tests.hosts.web import assert_modern_tls_only, fetch
 
 testinfra_hosts = ["cloud"]
@@ -247,3 +248,10 @@ def test_turn_allocation_from_the_controller(host: Any, inventory_vars: dict[str
     sent, received = map(int, totals[-1])
     assert sent > 0 and received == sent, output[-2000:]  # every message came back through the relays
     assert "Total lost packets 0 " in output
+
+
+def test_coturn_serves_the_certificate_nginx_serves(inventory_vars: dict[str, Any]) -> None:
+    """coturn (not root) reads the ACME certificate and its key: TURN over TLS presents the same certificate."""
+    domain = inventory_vars["nextcloud_domain"]
+    turn = served_certificate(inventory_vars, domain, inventory_vars["coturn_tls_port"])
+    assert turn == served_certificate(inventory_vars, domain, 443)

@@ -11,7 +11,7 @@ from typing import Any
 def controller_tls(inventory_vars: dict[str, Any], domain: str, version: ssl.TLSVersion) -> str | None:
     """The cipher the host offers the controller with exactly this TLS version, or None if refused."""
     warnings.filterwarnings("ignore", "ssl.TLSVersion.TLSv1_1 is deprecated", DeprecationWarning)
-    context = ssl.create_default_context(cafile=f"{inventory_vars['tls_ca_dir']}/ca.crt")
+    context = ssl.create_default_context(cafile=inventory_vars["egov6_trust_bundle"] or None)
     context.minimum_version = version
     context.maximum_version = version
     context.set_ciphers("ALL:@SECLEVEL=0")
@@ -38,8 +38,10 @@ def assert_modern_tls_only(inventory_vars: dict[str, Any], domain: str) -> None:
 def fetch(host: Any, inventory_vars: dict[str, Any], domain: str, url: str, method: str = "GET") -> str:
     """Response headers of a request from the controller to the host under its public name."""
     address = inventory_vars["ansible_host"]
+    bundle = inventory_vars["egov6_trust_bundle"]
+    roots = f"--cacert {bundle}" if bundle else ""
     result = host.backend.run_local(
-        f"curl -sS -X {method} -D - -o /dev/null --cacert {inventory_vars['tls_ca_dir']}/ca.crt "
+        f"curl -sS -X {method} -D - -o /dev/null {roots} "
         f"--resolve {domain}:443:{address} --resolve {domain}:80:{address} {url.format(domain=domain)}"
     )
     assert result.rc == 0, result.stderr

@@ -152,8 +152,8 @@ def test_processing_register_has_one_record_per_service(report: dict[str, Any]) 
     assert record["data_subjects"].count("club members") == 1
 
 
-def test_a_stack_without_acme_names_no_third_country(shipped: dict[str, dict[str, Any]]) -> None:
-    data = copy.deepcopy(shipped["lab"])  # lab CA certificates: no ACME
+def test_a_stack_without_lets_encrypt_names_no_third_country(shipped: dict[str, dict[str, Any]]) -> None:
+    data = copy.deepcopy(shipped["lab"])  # the lab's own ACME server (Pebble on the controller): not Let's Encrypt
     built = build_report(data, evaluate(copy.deepcopy(data), "lab"), "lab")
     assert all(rec["third_country_transfers"] == "none" for rec in built["processing_register"])
 

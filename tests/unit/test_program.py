@@ -8,12 +8,14 @@ from typing import Any
 
 import yaml
 
+from egov6.config import load_stack
 from egov6.config.scaled import scaled
 from egov6.config.schema import GERMAN_LOCATIONS
 from egov6.declared import Declaration
 from egov6.hetzner.evaluate import evaluate
+from egov6.lab.backend import LabBackend
 from egov6.policies.rules import REQUIRED_LABELS, is_secret, revealed
-from egov6.topology import ANYWHERE, INTERNAL_PORTS
+from egov6.topology import ANYWHERE, INTERNAL_PORTS, build_topology, dns_records
 
 EXPECTED_PRODUCTION = {
     "Network": 1, "NetworkSubnet": 1, "Firewall": 2, "SshKey": 1, "PlacementGroup": 1,
@@ -160,6 +162,19 @@ def test_dns_records_point_at_the_servers(production: Declaration) -> None:
     assert {("cloud", "A"), ("cloud", "AAAA"), ("flow", "A"), ("egov6-prod-cloud1", "AAAA")} <= names
     ptrs = {r.props["dnsPtr"] for r in production.of_kind("Rdns")}
     assert ptrs == {"egov6-prod-cloud1.egov6-vereine.de", "egov6-prod-flow1.egov6-vereine.de"}
+
+
+def test_the_lab_resolves_the_zone_the_program_declares(
+    production: Declaration, shipped: dict[str, dict[str, Any]]
+) -> None:
+    declared = {r.props["name"] for r in production.of_kind("ZoneRrset")}
+    assert declared == set(dns_records(build_topology(load_stack("production"), "production")))
+    lab = build_topology(load_stack("lab"), "lab")
+    zone = LabBackend(lab).zone()  # what the lab's ACME server resolves, for the same names
+    assert set(zone) == {f"{name}.{lab.config.domain}" for name in dns_records(lab)}
+    assert zone[lab.config.fqdn("cloud")] == lab.by_role("cloud")[0].private_ip
+    assert zone[lab.config.fqdn("flow")] == lab.by_role("flow")[0].private_ip
+    assert all(zone[f"{h.name}.{lab.config.domain}"] == h.private_ip for h in lab.hosts)
 
 
 def test_lab_stack_has_a_backup_host_and_no_storage_box(shipped: dict[str, dict[str, Any]]) -> None:

@@ -7,13 +7,14 @@ from pathlib import Path
 from types import ModuleType
 
 from egov6.config import load_stack
-from egov6.inventory import service_vars
+from egov6.inventory import Connection, service_vars
+from egov6.outputs import LETS_ENCRYPT, AcmeOutput
 from egov6.topology import build_topology
 
 
 def test_flow_vars_follow_the_stack() -> None:
     topology = build_topology(load_stack("lab"), "lab")
-    flow = service_vars(topology, "flow", Path("/tmp/local"))
+    flow = service_vars(topology, "flow", Connection(user="egov6", local_dir=Path("/tmp/local")))
     cfg = topology.config
     assert flow["spiffworkflow_domain"] == cfg.fqdn("flow") == "flow.lab.egov6.test"
     assert flow["tls_domains"] == ["flow.lab.egov6.test"]
@@ -26,10 +27,24 @@ def test_flow_vars_follow_the_stack() -> None:
     assert {u["role"] for u in flow["spiffworkflow_users"]} == {"designer", "clerk"}
 
 
+def test_certificates_come_from_the_acme_server_the_outputs_name() -> None:
+    production = build_topology(load_stack("production"), "production")
+    cloud = service_vars(production, "cloud", Connection(user="egov6", local_dir=Path("/tmp/local")))
+    # production: Let's Encrypt, whose roots Debian ships: nothing extra to trust, on the hosts or the controller
+    assert (cloud["acme_directory"], cloud["tls_trusted_roots"], cloud["egov6_trust_bundle"]) == (LETS_ENCRYPT, [], "")
+    assert cloud["acme_email"] == production.config.tls.acme_email
+    lab = build_topology(load_stack("lab"), "lab")
+    pebble = AcmeOutput(directory="https://10.66.1.1:443/dir", roots=("lab CA", "Pebble root"))
+    flow = service_vars(lab, "flow", Connection(user="egov6", local_dir=Path("/tmp/local"), acme=pebble))
+    assert flow["acme_directory"] == "https://10.66.1.1:443/dir"
+    assert flow["tls_trusted_roots"] == ["lab CA", "Pebble root"]
+    assert flow["egov6_trust_bundle"] == "/tmp/local/trusted-roots.pem"
+
+
 def test_the_engine_reaches_only_the_provisioning_door_and_only_from_the_flow_hosts() -> None:
     topology = build_topology(load_stack("lab"), "lab")
-    cloud = service_vars(topology, "cloud", None)
-    flow = service_vars(topology, "flow", None)
+    cloud = service_vars(topology, "cloud", Connection(user="egov6"))
+    flow = service_vars(topology, "flow", Connection(user="egov6"))
     flow_ips = [h.private_ip for h in topology.by_role("flow")]
     assert cloud["nextcloud_admin_ranges"] == [str(r) for r in topology.config.admin_ranges], "no admin from flow"
     assert cloud["nextcloud_provision_clients"] == [{"name": "egov6-flow", "addresses": flow_ips}]
@@ -38,7 +53,7 @@ def test_the_engine_reaches_only_the_provisioning_door_and_only_from_the_flow_ho
 
 
 def test_production_uses_an_external_provider_and_upstream_archives() -> None:
-    flow = service_vars(build_topology(load_stack("production"), "production"), "flow", None)
+    flow = service_vars(build_topology(load_stack("production"), "production"), "flow", Connection(user="egov6"))
     assert flow["spiffworkflow_openid_provider"] == "external"
     assert flow["spiffworkflow_openid_issuer"].startswith("https://")
     assert flow["spiffworkflow_users"] == []

@@ -63,7 +63,7 @@ def contacted_services(cfg: StackConfig, role: str) -> list[Contacted]:
                   "depends on the serving mirror (to be assessed by the DPO)",
                   "the host's address and the names of the packages it fetches", "security updates"),
     ]  # fmt: skip
-    if cfg.tls.mode == "acme":
+    if cfg.tls.mode == "acme" and cfg.lab is None:  # a lab's ACME server is its own Pebble on the controller
         found.append(
             Contacted("Let's Encrypt (Internet Security Research Group)", "USA",
                       "the services' DNS names and the ACME contact address (tls.acme_email: use a functional "

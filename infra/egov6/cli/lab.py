@@ -198,7 +198,9 @@ def _summary(topology: Topology, stages: dict[str, float]) -> None:
     console.print(table)
     if cfg.lab:
         folder = ssh_config.parent
-        console.print(f"domain {cfg.domain}: map the names to the addresses (/etc/hosts) and trust {folder}/ca/ca.crt;")
+        console.print(
+            f"domain {cfg.domain}: map the names to the addresses (/etc/hosts) and trust {folder}/trusted-roots.pem;"
+        )
         console.print(f"workflow users' passwords: {folder}/secrets/spiffworkflow-user-*")
         console.print(f"tear down with `egov6 lab down {topology.stack}`")
 

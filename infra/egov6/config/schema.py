@@ -346,7 +346,9 @@ class WorkflowConfig(Strict):
 
 
 class TlsConfig(Strict):
-    mode: Literal["lab-ca", "acme"] = Field(description="lab-ca: a CA egov6 makes per lab; acme: certbot")
+    mode: Literal["acme"] = Field(
+        description="acme: certbot on each service host, from Let's Encrypt (lab stacks: the lab's own Pebble)"
+    )
     acme_email: str | None = Field(None, pattern=EMAIL, max_length=254, description="acme: address for expiry notices")
 
 
@@ -451,8 +453,6 @@ def _service_problems(cfg: StackConfig) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if cfg.turn.enabled and not cfg.turn.relay_max - cfg.turn.relay_min >= 100:
         problems.append(("turn", "relay port range is too small for a video call (fewer than 100 ports)"))
-    if cfg.tls.mode == "lab-ca" and cfg.environment != "lab":
-        problems.append(("tls.mode", "lab-ca certificates are for lab stacks; use acme"))
     if cfg.tls.mode == "acme" and not cfg.tls.acme_email:
         problems.append(("tls.acme_email", "required for acme (expiry notices)"))
     if cfg.environment == "production" and cfg.nextcloud.source != "upstream":

@@ -23,8 +23,9 @@ from egov6.hetzner.compute import Compute, ComputeArgs, first_v6
 from egov6.hetzner.dns import DnsRecord, DnsZone, DnsZoneArgs
 from egov6.hetzner.firewall import RoleFirewall, RoleFirewallArgs
 from egov6.hetzner.network import PrivateNetwork, PrivateNetworkArgs
+from egov6.outputs import LETS_ENCRYPT
 from egov6.secrets import generated_secrets
-from egov6.topology import Host, Topology, build_topology
+from egov6.topology import Host, Topology, build_topology, dns_records
 
 
 def config_from_pulumi() -> StackConfig:
@@ -93,16 +94,10 @@ def declare(topology: Topology) -> dict[str, Any]:
         opts=pulumi.ResourceOptions(depends_on=[network.subnet]),
     )
     servers = compute.servers
-    records = [DnsRecord(name, s.ipv4.ip_address, s.ipv6.ip_address.apply(first_v6)) for name, s in servers.items()]
-    for service in ("cloud", "flow"):
-        first = topology.by_role(service)[0]
-        records.append(
-            DnsRecord(
-                getattr(cfg.dns, service),
-                servers[first.name].ipv4.ip_address,
-                servers[first.name].ipv6.ip_address.apply(first_v6),
-            )
-        )
+    records = [
+        DnsRecord(name, servers[host].ipv4.ip_address, servers[host].ipv6.ip_address.apply(first_v6))
+        for name, host in dns_records(topology).items()
+    ]
     DnsZone(
         f"{cfg.name}-dns",
         DnsZoneArgs(
@@ -150,6 +145,7 @@ def declare(topology: Topology) -> dict[str, Any]:
             "private_key": pulumi.Output.secret(automation.private_key_openssh),
         },
         "secrets": pulumi.Output.secret({name: password.result for name, password in generated.items()}),
+        "acme": {"directory": LETS_ENCRYPT, "roots": []},
         "backup_maintenance": {
             "public_key": maintenance.public_key_openssh,
             "private_key": pulumi.Output.secret(maintenance.private_key_openssh),

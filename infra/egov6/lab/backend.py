@@ -18,7 +18,7 @@ from pathlib import Path
 from egov6.bootstrap import KeyPair
 from egov6.errors import Egov6Error
 from egov6.inventory import close_connections
-from egov6.lab import aptcache, image, mailsink, network, volumes
+from egov6.lab import acme, aptcache, image, mailsink, network, volumes
 from egov6.lab.hosts import (
     LabHost,
     alive,
@@ -33,9 +33,9 @@ from egov6.lab.keys import server_certificate
 from egov6.lab.paths import LabPaths
 from egov6.lab.provision import HostKeys, lab_outputs, load_host_keys, save_host_keys, seed
 from egov6.lab.shell import run
-from egov6.outputs import StackOutputs, outputs_path, read_outputs, write_outputs
+from egov6.outputs import AcmeOutput, StackOutputs, outputs_path, read_outputs, write_outputs
 from egov6.secrets import write_secret
-from egov6.topology import Host, Topology
+from egov6.topology import Host, Topology, dns_records
 
 Progress = Callable[[str], None]
 
@@ -144,6 +144,7 @@ class LabBackend:
             aptcache.start(self.paths.state, self.paths.cache, self.topology.gateway, self.lab.apt_cache_port)
             if self.topology.config.smtp is None:
                 self._start_mail_sink(outputs)
+            outputs = self._start_acme(outputs)
             began = time.monotonic()
             self._start_hosts(state, outputs, keys, report, progress)
             report.create_seconds = time.monotonic() - began
@@ -181,15 +182,46 @@ class LabBackend:
             wait_for_ssh(self._host(name, host_state.address), host_state.pid or 0, outputs.host(name).host_keys)
             progress(f"{name} answers on SSH with its pinned host key")
 
-    def _start_mail_sink(self, outputs: StackOutputs) -> None:
-        """The lab's mail relay on the bridge, with a certificate from the lab CA (STARTTLS required)."""
+    def _bridge_certificate(self, outputs: StackOutputs, name: str) -> tuple[Path, Path, Path]:
+        """A certificate from the lab CA for a helper service on the bridge address: its file, its key's file and
+        the CA's file (the helpers ACME cannot certify: the ACME server itself and the SMTP sink)."""
         assert outputs.lab_ca is not None
         ca = KeyPair(outputs.lab_ca.private_key.get_secret_value(), outputs.lab_ca.certificate)
         pair = server_certificate(ca, self.topology.gateway)
-        cert, key = self.paths.state / "mailsink.crt", self.paths.state / "mailsink.key"
+        cert, key, ca_file = (self.paths.state / f"{name}.{kind}" for kind in ("crt", "key", "ca.crt"))
         write_secret(key, pair.private_key)
         cert.write_text(pair.public_key, encoding="utf-8")
+        ca_file.write_text(ca.public_key, encoding="utf-8")
+        return cert, key, ca_file
+
+    def _start_mail_sink(self, outputs: StackOutputs) -> None:
+        """The lab's mail relay on the bridge (STARTTLS required)."""
+        cert, key, _ca = self._bridge_certificate(outputs, "mailsink")
         mailsink.start(self.paths.state, self.topology.gateway, self.lab.mail_sink_port, cert, key)
+
+    def _start_acme(self, outputs: StackOutputs) -> StackOutputs:
+        """The lab's ACME server with the stack's zone; the outputs name it and keep every root it issued under."""
+        gateway = self.topology.gateway
+        cert, key, ca_file = self._bridge_certificate(outputs, "pebble")
+        acme.start(self.paths.state, gateway, cert, key, ca_file)
+        self.point_names(self.zone())
+        kept = outputs.acme.roots if outputs.acme.directory == acme.directory(gateway) else ()
+        roots = (ca_file.read_text(encoding="utf-8"), *kept, acme.root(gateway, ca_file))
+        current = outputs.model_copy(update={"acme": AcmeOutput(directory=acme.directory(gateway),
+                                                                roots=tuple(dict.fromkeys(roots)))})  # fmt: skip
+        if current != outputs:
+            write_outputs(outputs_path(self.topology.stack), current)
+        return current
+
+    def zone(self) -> dict[str, str]:
+        """The stack's DNS names (FQDN) and the lab addresses they point at."""
+        address = {host.name: host.private_ip for host in self.topology.hosts}
+        domain = self.topology.config.domain
+        return {f"{name}.{domain}": address[host] for name, host in dns_records(self.topology).items()}
+
+    def point_names(self, records: dict[str, str]) -> None:
+        """Points names of the stack's zone at lab addresses (the restore drill moves a service name to its host)."""
+        acme.point(self.topology.gateway, records)
 
     def _roll_back(self, state: LabState, report: UpReport, whole_lab: bool) -> None:
         if whole_lab:
@@ -273,11 +305,12 @@ class LabBackend:
         volumes.detach(self.paths.state)
         aptcache.stop(self.paths.state)
         mailsink.stop(self.paths.state)
+        acme.stop(self.paths.state)
         network.delete_bridge(state.bridge)
         remove_cgroup_parents()
         # The lab's stack state goes with it (`pulumi destroy`): outputs, the files written from them, host keys.
         local = self.paths.local
-        leftovers = ("outputs.json", "ssh_config", "known_hosts", "automation_ed25519", "secrets", "ca",
+        leftovers = ("outputs.json", "ssh_config", "known_hosts", "automation_ed25519", "secrets", "trusted-roots.pem",
                      "backup_maintenance_ed25519", "borg")  # fmt: skip
         for leftover in leftovers:
             run(["rm", "-rf", "--one-file-system", str(local / leftover)])

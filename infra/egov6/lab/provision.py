@@ -76,6 +76,7 @@ def lab_outputs(topology: Topology, previous: StackOutputs | None, host_keys: Ho
         automation=automation,
         secrets=secrets,
         lab_ca=ca,
+        **({"acme": previous.acme} if previous else {}),  # the roots of the lab's ACME server so far
         backup_maintenance=maintenance,
     )
 
