@@ -1,6 +1,6 @@
 """The lab: base image (cold) and host creation (cached); the stages of `egov6 up lab` (provision → outputs →
-inventory → converge → verify, the one path of every stack); a no-op converge; per host the Lynis hardening index
-and the ssh-audit result.
+inventory → converge → verify, the one path of every stack); how long a fresh cloud host waits for its first
+certificate from the ACME server; a no-op converge; per host the Lynis hardening index and the ssh-audit result.
 
 Creates its own lab from nothing and removes it at the end (also on failure). Goals (issue "the lab"):
 no-op/first converge ≤ 0.15, no-op ≤ 45 s; Lynis ≥ 80 with the base role; ssh-audit without failures.
@@ -11,6 +11,8 @@ no-op/first converge ≤ 0.15, no-op ≤ 45 s; Lynis ≥ 80 with the base role; 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import re
 import subprocess
@@ -62,6 +64,21 @@ def print_role_times(run: RunResult) -> None:
         print(f"  {role:<14} {cells}")
 
 
+def first_certificate(run: RunResult, host: str) -> tuple[float, float] | None:
+    """From the first converge's events: seconds from its start until ``host`` held its first certificate from the
+    ACME server, and how long certbot's order itself took."""
+    events = [json.loads(path.read_text(encoding="utf-8")) for path in (run.artifacts / "job_events").glob("*.json")]
+    began = min(dt.datetime.fromisoformat(e["created"]) for e in events if "created" in e)
+    asked = next((e["event_data"] for e in events
+                  if e.get("event") in ("runner_on_ok", "runner_on_changed")
+                  and e["event_data"].get("host") == host
+                  and e["event_data"].get("task") == "Ask the ACME server"), None)  # fmt: skip
+    if asked is None:
+        return None
+    end, start = dt.datetime.fromisoformat(asked["end"]), dt.datetime.fromisoformat(asked["start"])
+    return (end - began.replace(tzinfo=end.tzinfo)).total_seconds(), (end - start).total_seconds()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cold", action="store_true", help="also time a base image build in a fresh cache")
@@ -77,7 +94,7 @@ def main() -> None:
             print(f"base image build (cold, debootstrap): {time.perf_counter() - began:.1f} s")
     try:
         reports: list[UpReport] = []
-        times, _first = up(stack, lambda: reports.append(provision_lab(backend)))
+        times, first_run = up(stack, lambda: reports.append(provision_lab(backend)))
         report, hosts = reports[0], len(stack.topology.hosts)
         print(f"image build during this up: {'yes' if report.image_built else 'no (cached)'}")
         print(f"host creation (cached image, unpack + boot to the pinned host key): "
@@ -87,6 +104,15 @@ def main() -> None:
         for stage, seconds in times.stages.items():
             print(f"  {stage:<10} {seconds:7.1f} s  ({seconds / total:.0%})")
         first = times.stages["converge"]
+        cloud = stack.topology.by_role("cloud")[0].name
+        found = first_certificate(first_run, cloud)
+        boot = report.create_seconds / hosts
+        if found is None:
+            print(f"{cloud} ordered no certificate in its first converge (it had one)")
+        else:
+            until, order = found
+            print(f"fresh cloud host to its first certificate: {boot + until:.1f} s (boot {boot:.1f} s, then "
+                  f"{until:.1f} s into its first converge; the ACME order itself {order:.1f} s)")  # fmt: skip
         began = time.perf_counter()
         second = converge_stack(STACK)
         noop = time.perf_counter() - began
