@@ -58,12 +58,10 @@ def start(state: Path, gateway: str, cert: Path, key: Path, ca: Path) -> None:
                 "-tlsalpn01", "", "-dns01", f"{gateway}:{DNS_PORT}",
                 "-management", f"{gateway}:{DNS_MANAGEMENT_PORT}"]  # fmt: skip
         process = _spawn(argv, state, "pebble-dns")
-        url = f"http://{gateway}:{DNS_MANAGEMENT_PORT}/clear-a"
 
         def dns_answers() -> bool:
-            request = urllib.request.Request(url, data=b'{"host": "egov6.invalid."}', method="POST")
-            with urllib.request.urlopen(request, timeout=2) as answer:  # noqa: S310 http on the lab bridge
-                return bool(answer.status == 200)
+            _manage(gateway, "clear-a", {"host": "egov6.invalid."})
+            return True
 
         daemons.wait_until_answering(process, dns_answers, "the lab's ACME DNS server", state / "pebble-dns.log")
     if not daemons.running(state / PEBBLE_PIDFILE):
@@ -90,14 +88,20 @@ def root(gateway: str, ca: Path) -> str:
         raise Egov6Error(f"the lab's ACME server gave no root ({exc}); see its log in the lab's state folder") from None
 
 
+def _manage(gateway: str, action: str, body: dict[str, object]) -> None:
+    request = urllib.request.Request(
+        f"http://{gateway}:{DNS_MANAGEMENT_PORT}/{action}", data=json.dumps(body).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5):  # noqa: S310 http on the lab bridge
+        pass
+
+
 def point(gateway: str, records: dict[str, str]) -> None:
-    """Each name (FQDN) resolves to its address for Pebble from now on."""
+    """Each name (FQDN) resolves to its address, and only to it, for Pebble from now on."""
     for name, address in records.items():
-        body = json.dumps({"host": f"{name}.", "addresses": [address]}).encode()
-        request = urllib.request.Request(f"http://{gateway}:{DNS_MANAGEMENT_PORT}/add-a", data=body, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=5):  # noqa: S310 http on the lab bridge
-                pass
+            _manage(gateway, "clear-a", {"host": f"{name}."})  # the DNS server adds to what a name had
+            _manage(gateway, "add-a", {"host": f"{name}.", "addresses": [address]})
         except OSError as exc:
             raise Egov6Error(f"the lab's ACME DNS server did not take {name} ({exc})") from None
 
