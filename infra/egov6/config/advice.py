@@ -53,6 +53,14 @@ def stack_warnings(cfg: StackConfig, today: dt.date | None = None) -> list[tuple
         ]
         if cfg.smtp is None:
             warnings.append(("smtp", "no mail relay: club contacts cannot be invited (egov6 clubs invite)"))
+        if cfg.backup.target == "storage_box":
+            warnings.append(
+                (
+                    "backup.target",
+                    "the Storage Box is declared, but no role writes backups to it yet: "
+                    "until it does, the service hosts of this stack are not backed up (README, Backups)",
+                )
+            )
         warnings += [
             (
                 f"towns[{index}].address",
