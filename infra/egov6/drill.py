@@ -38,6 +38,7 @@ from egov6.inventory import (
 )
 from egov6.lab.backend import LabBackend
 from egov6.lab.keys import new_ssh_key
+from egov6.lab.paths import drill_stack
 from egov6.lab.provision import LAB_LOCATION, seed
 from egov6.lab.volumes import lab_volume_ids
 from egov6.orchestrate import AUTOMATION_KEY, Stack, connection_from, converge_failure
@@ -90,7 +91,7 @@ def drill_topology(topology: Topology, role: Role) -> Topology:
     # volumes of its own (named after it): the drill never touches the source host's volumes
     own = tuple(replace(v, name=f"{name}-{v.purpose}") for v in source.volumes)
     host = replace(source, name=name, private_ip=next(free), volumes=own)
-    return replace(topology, stack=f"{topology.stack}-drill", hosts=(host,), rules={role: topology.rules[role]})
+    return replace(topology, stack=drill_stack(topology.stack), hosts=(host,), rules={role: topology.rules[role]})
 
 
 def _root(topology: Topology, host: str, script: str, what: str, timeout: float = 1800) -> str:

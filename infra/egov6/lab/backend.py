@@ -296,7 +296,7 @@ class LabBackend:
             progress(f"lab {self.topology.stack} is not up: nothing to remove")
             return
         close_connections(self.paths.local)
-        close_connections(self.paths.local.parent / f"{self.topology.stack}-drill")
+        close_connections(self.paths.drill_local)
         for name, host_state in state.hosts.items():
             progress(f"stopping and removing {name}")
             host = self._host(name, host_state.address)
@@ -316,5 +316,5 @@ class LabBackend:
             run(["rm", "-rf", "--one-file-system", str(local / leftover)])
         run(["rm", "-rf", "--one-file-system", str(self.paths.state)])
         # what a restore drill kept (--keep) beside the lab's own files: its inventory and ssh config
-        run(["rm", "-rf", "--one-file-system", str(local.parent / f"{self.topology.stack}-drill")])
+        run(["rm", "-rf", "--one-file-system", str(self.paths.drill_local)])
         progress(f"lab {self.topology.stack} removed (bridge {state.bridge}, {len(state.hosts)} hosts)")

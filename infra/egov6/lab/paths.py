@@ -47,5 +47,15 @@ class LabPaths:
         return local_dir(self.stack)
 
     @property
+    def drill_local(self) -> Path:
+        """The restore drill's own files beside the lab's (inventory, ssh config): those of its stack name."""
+        return local_dir(drill_stack(self.stack))
+
+    @property
     def ssh_config(self) -> Path:
         return self.local / "ssh_config"
+
+
+def drill_stack(stack: str) -> str:
+    """The name the restore drill's fresh host goes by as a stack of its own (its local files, its connections)."""
+    return f"{stack}-drill"
