@@ -72,7 +72,13 @@ def start(state: Path, gateway: str, cert: Path, key: Path, ca: Path) -> None:
         }}  # fmt: skip
         (state / "pebble.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         # No random sleeps before a validation, no deliberately refused nonces: the lab tests the path, not retries.
-        env = {"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
+        # No reuse of an earlier validation: every order proves again that its names reach the host asking.
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PEBBLE_VA_NOSLEEP": "1",
+            "PEBBLE_WFE_NONCEREJECT": "0",
+            "PEBBLE_AUTHZREUSE": "0",
+        }
         argv = ["pebble", "-config", str(state / "pebble.json"), "-dnsserver", f"{gateway}:{DNS_PORT}"]
         process = _spawn(argv, state, "pebble", env)
         daemons.wait_until_answering(
