@@ -43,9 +43,12 @@ def _get(url: str, ca: Path) -> bytes:
 
 def _spawn(argv: list[str], state: Path, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     log = (state / f"{name}.log").open("ab")
-    process = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
-    )
+    try:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
+    except FileNotFoundError:
+        raise Egov6Error(f"{argv[0]} is missing (Debian package pebble): run scripts/bootstrap") from None
     (state / f"{name}.pid").write_text(str(process.pid), encoding="utf-8")
     return process
 

@@ -310,8 +310,9 @@ class LabBackend:
         remove_cgroup_parents()
         # The lab's stack state goes with it (`pulumi destroy`): outputs, the files written from them, host keys.
         local = self.paths.local
+        # ("ca": the lab CA's files that older checkouts kept there)
         leftovers = ("outputs.json", "ssh_config", "known_hosts", "automation_ed25519", "secrets", "trusted-roots.pem",
-                     "backup_maintenance_ed25519", "borg")  # fmt: skip
+                     "backup_maintenance_ed25519", "borg", "ca")  # fmt: skip
         for leftover in leftovers:
             run(["rm", "-rf", "--one-file-system", str(local / leftover)])
         run(["rm", "-rf", "--one-file-system", str(self.paths.state)])
