@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -41,18 +40,6 @@ def _get(url: str, ca: Path) -> bytes:
         return bytes(answer.read())
 
 
-def _spawn(argv: list[str], state: Path, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    log = (state / f"{name}.log").open("ab")
-    try:
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
-        )
-    except FileNotFoundError:
-        raise Egov6Error(f"{argv[0]} is missing (Debian package pebble): run scripts/bootstrap") from None
-    (state / f"{name}.pid").write_text(str(process.pid), encoding="utf-8")
-    return process
-
-
 def start(state: Path, gateway: str, cert: Path, key: Path, ca: Path) -> None:
     """Starts the DNS server and Pebble on the bridge (or finds them running)."""
     if not daemons.running(state / DNS_PIDFILE):
@@ -60,7 +47,7 @@ def start(state: Path, gateway: str, cert: Path, key: Path, ca: Path) -> None:
         argv = ["pebble-challtestsrv", "-defaultIPv4", "", "-defaultIPv6", "", "-http01", "", "-https01", "",
                 "-tlsalpn01", "", "-dns01", f"{gateway}:{DNS_PORT}",
                 "-management", f"{gateway}:{DNS_MANAGEMENT_PORT}"]  # fmt: skip
-        process = _spawn(argv, state, "pebble-dns")
+        process = daemons.spawn(argv, state / "pebble-dns.log", state / DNS_PIDFILE)
 
         def dns_answers() -> bool:
             _manage(gateway, "clear-a", {"host": "egov6.invalid."})
@@ -83,7 +70,7 @@ def start(state: Path, gateway: str, cert: Path, key: Path, ca: Path) -> None:
             "PEBBLE_AUTHZREUSE": "0",
         }
         argv = ["pebble", "-config", str(state / "pebble.json"), "-dnsserver", f"{gateway}:{DNS_PORT}"]
-        process = _spawn(argv, state, "pebble", env)
+        process = daemons.spawn(argv, state / "pebble.log", state / PEBBLE_PIDFILE, env)
         daemons.wait_until_answering(
             process, lambda: b"newOrder" in _get(directory(gateway), ca), "the lab's ACME server", state / "pebble.log"
         )

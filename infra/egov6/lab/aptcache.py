@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -45,14 +44,11 @@ def start(state: Path, cache_root: Path, address: str, port: int) -> int:
     for folder in (logs, cache):
         folder.mkdir(parents=True, exist_ok=True)
     _config(confdir, cache, logs, address, port)
-    process = subprocess.Popen(
+    process = daemons.spawn(
         ["/usr/sbin/apt-cacher-ng", "-c", str(confdir), "ForeGround=1", f"PidFile={pidfile}"],
-        stdin=subprocess.DEVNULL,
-        stdout=(logs / "stdout.log").open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        logs / "stdout.log",
+        pidfile,
     )
-    pidfile.write_text(str(process.pid), encoding="utf-8")
 
     def answers() -> bool:
         with urllib.request.urlopen(f"http://{address}:{port}/acng-report.html", timeout=2):

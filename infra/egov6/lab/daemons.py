@@ -22,6 +22,20 @@ def running(pidfile: Path) -> int | None:
     return pid
 
 
+def spawn(argv: list[str], log: Path, pidfile: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Starts a helper in a session of its own (it outlives the command that started it), its output appended to
+    ``log``, its pid in ``pidfile``."""
+    try:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise Egov6Error(f"{argv[0]} is missing: run scripts/bootstrap (it installs the lab's tools)") from None
+    pidfile.write_text(str(process.pid), encoding="utf-8")
+    return process
+
+
 def stop(pidfile: Path, timeout: float = 5) -> None:
     pid = running(pidfile)
     if pid:

@@ -12,7 +12,6 @@ import mailbox
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import time
 from email import message_from_bytes
@@ -62,13 +61,11 @@ def start(state: Path, address: str, port: int, cert: Path, key: Path) -> Path:
     pidfile = state / PIDFILE
     if daemons.running(pidfile):
         return maildir
-    log = (state / "mailsink.log").open("ab")
-    process = subprocess.Popen(
+    process = daemons.spawn(
         [sys.executable, "-m", "egov6.lab.mailsink", "--address", address, "--port", str(port),
          "--maildir", str(maildir), "--cert", str(cert), "--key", str(key)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        state / "mailsink.log", pidfile,
     )  # fmt: skip
-    pidfile.write_text(str(process.pid), encoding="utf-8")
 
     def answers() -> bool:
         with socket.create_connection((address, port), timeout=1) as sock:
