@@ -13,7 +13,7 @@ import stat
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,7 +66,7 @@ class Connection:
     automation_key: str = ""
     local_dir: Path | None = None  # controller folder for the generated secrets and roots (never committed)
     backup_maintenance_key: str = ""  # public key the backup host lets prune and compact (the controller's)
-    acme: AcmeOutput = field(default_factory=lambda: AcmeOutput(directory=LETS_ENCRYPT))  # the hosts' certificates
+    acme: AcmeOutput = LETS_ENCRYPT  # where the service hosts get their certificates
 
 
 def inventory_dir(stack: str) -> Path:

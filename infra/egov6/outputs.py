@@ -66,7 +66,7 @@ class AcmeOutput(_Document):
 
 
 # Production's certificates: Let's Encrypt, whose roots every Debian host trusts already.
-LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+LETS_ENCRYPT = AcmeOutput(directory="https://acme-v02.api.letsencrypt.org/directory")
 
 
 class StackOutputs(_Document):
@@ -76,7 +76,7 @@ class StackOutputs(_Document):
     automation: AutomationOutput
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
     lab_ca: LabCaOutput | None = None
-    acme: AcmeOutput = AcmeOutput(directory=LETS_ENCRYPT)
+    acme: AcmeOutput = LETS_ENCRYPT
     # the controller's key for the backup repositories' upkeep (prune, compact): not append-only, unlike the
     # hosts' own backup keys; absent in documents written before it existed (then made on the next provision)
     backup_maintenance: KeyPairOutput | None = None

@@ -31,7 +31,11 @@ def test_certificates_come_from_the_acme_server_the_outputs_name() -> None:
     production = build_topology(load_stack("production"), "production")
     cloud = service_vars(production, "cloud", Connection(user="egov6", local_dir=Path("/tmp/local")))
     # production: Let's Encrypt, whose roots Debian ships: nothing extra to trust, on the hosts or the controller
-    assert (cloud["acme_directory"], cloud["tls_trusted_roots"], cloud["egov6_trust_bundle"]) == (LETS_ENCRYPT, [], "")
+    assert (cloud["acme_directory"], cloud["tls_trusted_roots"], cloud["egov6_trust_bundle"]) == (
+        LETS_ENCRYPT.directory,
+        [],
+        "",
+    )
     assert cloud["acme_email"] == production.config.tls.acme_email
     lab = build_topology(load_stack("lab"), "lab")
     pebble = AcmeOutput(directory="https://10.66.1.1:443/dir", roots=("lab CA", "Pebble root"))

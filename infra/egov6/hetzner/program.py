@@ -145,7 +145,7 @@ def declare(topology: Topology) -> dict[str, Any]:
             "private_key": pulumi.Output.secret(automation.private_key_openssh),
         },
         "secrets": pulumi.Output.secret({name: password.result for name, password in generated.items()}),
-        "acme": {"directory": LETS_ENCRYPT, "roots": []},
+        "acme": LETS_ENCRYPT.model_dump(mode="json"),
         "backup_maintenance": {
             "public_key": maintenance.public_key_openssh,
             "private_key": pulumi.Output.secret(maintenance.private_key_openssh),
